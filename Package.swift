@@ -1,0 +1,64 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Blacktail",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "blacktail", targets: ["blacktail"]),
+        .library(name: "PipelineLanguage", targets: ["PipelineLanguage"]),
+        .library(name: "BlacktailOps", targets: ["BlacktailOps"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // The pipeline language: YAML with source positions, expressions, diagnostics,
+        // the compiler to a validated plan, and the plan's renderings. No I/O beyond reading a file.
+        .target(
+            name: "PipelineLanguage",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The op protocol, the context the engine gives an op, and the built-in catalogue.
+        .target(
+            name: "BlacktailOps",
+            dependencies: [
+                "PipelineLanguage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The command-line tool: argument parsing and output only.
+        .executableTarget(
+            name: "blacktail",
+            dependencies: [
+                "PipelineLanguage",
+                "BlacktailOps",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PipelineLanguageTests",
+            dependencies: ["PipelineLanguage", "BlacktailOps"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BlacktailCLITests",
+            dependencies: ["blacktail"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

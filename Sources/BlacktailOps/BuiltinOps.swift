@@ -1,0 +1,228 @@
+public import PipelineLanguage
+
+/// The built-in ops of this build.
+public enum BuiltinOps {
+    public static let catalogue = OpCatalogue(signatures: signatures, implementations: [])
+
+    private static let classificationMetrics = OpSignature.Output("metrics", .metrics, summary: "the evaluation metrics")
+
+    /// The signatures of the built-in ops, by namespace: data preparation, training, evaluation,
+    /// models and the market.
+    static let signatures: [OpSignature] = [
+        // MARK: data
+        OpSignature(
+            name: "data/import-csv", version: 1,
+            summary: "Reads a CSV file with a header row into a dataset, encoding class names in a stable order.",
+            arguments: [
+                .init("path", .string, summary: "the CSV file, relative to the working folder"),
+                .init("label", .string, .optional, summary: "the label column; without it the rows are unlabelled"),
+                .init("task", .string, .defaultValue(.string("auto")), choices: ["auto", "classification", "regression", "unlabelled"].map(Value.string),
+                      summary: "how to read the label: 'auto' takes numbers as regression and names as classes"),
+                .init("delimiter", .string, .defaultValue(.string(",")), summary: "the field separator, one character"),
+                .init("missing", .string, .defaultValue(.string("error")), choices: ["error", "drop", "impute-mean"].map(Value.string),
+                      summary: "what to do with empty or NA values"),
+            ],
+            outputs: [.init("dataset", .dataset, summary: "the imported dataset")]
+        ),
+        OpSignature(
+            name: "data/split", version: 1,
+            summary: "Splits a dataset into train, validation and test parts, stratified by class, seeded.",
+            arguments: [
+                .init("input", .artifact(.dataset), summary: "the dataset to split"),
+                .init("train", .float, .defaultValue(.float(0.8)), minimum: 0, maximum: 1, summary: "the fraction of rows for training"),
+                .init("validation", .float, .defaultValue(.float(0)), minimum: 0, maximum: 1, summary: "the fraction for validation"),
+                .init("test", .float, .defaultValue(.float(0.2)), minimum: 0, maximum: 1, summary: "the fraction for testing"),
+                .init("stratify", .bool, .defaultValue(.bool(true)), summary: "keep each class's share in every part"),
+                .init("seed", .int, .defaultValue(.int(0)), summary: "the shuffle's seed"),
+            ],
+            outputs: [
+                .init("train", .dataset, summary: "the training rows"),
+                .init("validation", .dataset, summary: "the validation rows (empty when its fraction is 0)"),
+                .init("test", .dataset, summary: "the test rows"),
+            ]
+        ),
+        OpSignature(
+            name: "data/normalize", version: 1,
+            summary: "Fits standard or min-max scaling on the training set and applies it to the others; saves the fitted scaler.",
+            arguments: [
+                .init("train", .artifact(.dataset), summary: "the dataset the scaling is fitted on"),
+                .init("validation", .artifact(.dataset), .optional, summary: "a validation set, scaled with the training parameters"),
+                .init("test", .artifact(.dataset), .optional, summary: "a test set, scaled with the training parameters"),
+                .init("method", .string, .defaultValue(.string("standard")), choices: ["standard", "minmax"].map(Value.string),
+                      summary: "zero mean and unit variance, or the range 0 to 1"),
+            ],
+            outputs: [
+                .init("train", .dataset, summary: "the training set, scaled"),
+                .init("validation", .dataset, summary: "the validation set, scaled (empty when none was given)"),
+                .init("test", .dataset, summary: "the test set, scaled (empty when none was given)"),
+                .init("scaler", .model, summary: "the fitted parameters, a preprocessing checkpoint that models carry"),
+            ]
+        ),
+        OpSignature(
+            name: "data/generate", version: 1,
+            summary: "Generates a seeded synthetic dataset: classification, regression or blobs.",
+            arguments: [
+                .init("kind", .string, choices: ["classification", "regression", "blobs"].map(Value.string), summary: "what to generate"),
+                .init("rows", .int, minimum: 1, summary: "the number of rows"),
+                .init("features", .int, minimum: 1, summary: "the number of features"),
+                .init("classes", .int, .defaultValue(.int(2)), minimum: 1, summary: "classes or blobs"),
+                .init("noise", .float, .defaultValue(.float(0.1)), minimum: 0, summary: "the noise level"),
+                .init("seed", .int, .defaultValue(.int(0)), summary: "the generator's seed"),
+            ],
+            outputs: [.init("dataset", .dataset, summary: "the generated dataset")]
+        ),
+
+        // MARK: train
+        OpSignature(
+            name: "train/linear", version: 1,
+            summary: "Linear least-squares regression, with optional ridge (L2) regularisation.",
+            arguments: [
+                .init("train", .artifact(.dataset), summary: "the training set"),
+                .init("preprocessing", .artifact(.model), .optional, summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"),
+                .init("l2", .float, .defaultValue(.float(0)), minimum: 0, summary: "the ridge penalty; 0 is ordinary least squares"),
+            ],
+            outputs: [.init("model", .model, summary: "the trained model")]
+        ),
+        OpSignature(
+            name: "train/logistic", version: 1,
+            summary: "Logistic (softmax) regression.",
+            arguments: [
+                .init("train", .artifact(.dataset), summary: "the training set"),
+                .init("preprocessing", .artifact(.model), .optional, summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"),
+                .init("validation", .artifact(.dataset), .optional, summary: "a validation set for early stopping"),
+                .init("l2", .float, .defaultValue(.float(0.0001)), minimum: 0, summary: "the L2 penalty"),
+                .init("epochs", .int, .defaultValue(.int(100)), minimum: 1, summary: "passes over the training set"),
+                .init("learning_rate", .float, .defaultValue(.float(0.1)), minimum: 0, summary: "the step size"),
+                .init("seed", .int, .defaultValue(.int(0)), summary: "the seed of initialisation and shuffling"),
+            ],
+            outputs: [
+                .init("model", .model, summary: "the trained model"),
+                .init("metrics", .metrics, summary: "the final training and validation metrics"),
+            ]
+        ),
+        OpSignature(
+            name: "train/mlp", version: 1,
+            summary: "A multilayer perceptron trained with SGD with momentum or Adam, minibatches and early stopping.",
+            arguments: [
+                .init("train", .artifact(.dataset), summary: "the training set"),
+                .init("preprocessing", .artifact(.model), .optional, summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"),
+                .init("validation", .artifact(.dataset), .optional, summary: "a validation set for early stopping"),
+                .init("hidden", .list(.int), .defaultValue(.list([.int(64)])), minimum: 1, summary: "the width of each hidden layer"),
+                .init("activation", .string, .defaultValue(.string("relu")), choices: ["relu", "tanh", "sigmoid"].map(Value.string), summary: "the hidden activation"),
+                .init("loss", .string, .defaultValue(.string("auto")), choices: ["auto", "cross-entropy", "mse"].map(Value.string),
+                      summary: "cross-entropy for classification and MSE for regression when 'auto'"),
+                .init("optimizer", .string, .defaultValue(.string("adam")), choices: ["adam", "sgd"].map(Value.string), summary: "the optimizer"),
+                .init("learning_rate", .float, .defaultValue(.float(0.001)), minimum: 0, summary: "the initial step size"),
+                .init("momentum", .float, .defaultValue(.float(0.9)), minimum: 0, maximum: 1, summary: "SGD's momentum"),
+                .init("schedule", .string, .defaultValue(.string("constant")), choices: ["constant", "step", "cosine"].map(Value.string),
+                      summary: "the learning-rate schedule"),
+                .init("l2", .float, .defaultValue(.float(0.0001)), minimum: 0, summary: "the L2 penalty"),
+                .init("batch_size", .int, .defaultValue(.int(64)), minimum: 1, summary: "rows per minibatch"),
+                .init("epochs", .int, .defaultValue(.int(50)), minimum: 1, summary: "the most passes over the training set"),
+                .init("patience", .int, .defaultValue(.int(10)), minimum: 1, summary: "epochs without validation improvement before stopping"),
+                .init("seed", .int, .defaultValue(.int(0)), summary: "the seed of initialisation and shuffling"),
+            ],
+            outputs: [
+                .init("model", .model, summary: "the trained model"),
+                .init("metrics", .metrics, summary: "the final training and validation metrics"),
+            ]
+        ),
+        OpSignature(
+            name: "train/kmeans", version: 1,
+            summary: "k-means clustering with k-means++ initialisation.",
+            arguments: [
+                .init("train", .artifact(.dataset), summary: "the rows to cluster"),
+                .init("preprocessing", .artifact(.model), .optional, summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"),
+                .init("k", .int, minimum: 1, summary: "the number of clusters"),
+                .init("restarts", .int, .defaultValue(.int(10)), minimum: 1, summary: "runs from different seeds; the best is kept"),
+                .init("max_iterations", .int, .defaultValue(.int(300)), minimum: 1, summary: "iterations per run"),
+                .init("seed", .int, .defaultValue(.int(0)), summary: "the seed of the initialisation"),
+            ],
+            outputs: [.init("model", .model, summary: "the centroids")]
+        ),
+        OpSignature(
+            name: "train/pca", version: 1,
+            summary: "Principal component analysis.",
+            arguments: [
+                .init("train", .artifact(.dataset), summary: "the rows to fit"),
+                .init("components", .int, minimum: 1, summary: "the number of components to keep"),
+            ],
+            outputs: [.init("model", .model, summary: "the components and explained variance")]
+        ),
+
+        // MARK: eval
+        OpSignature(
+            name: "eval/classification", version: 1,
+            summary: "Accuracy, macro precision, recall and F1, confusion matrix, log-loss, and ROC AUC for two classes.",
+            arguments: [
+                .init("model", .artifact(.model), summary: "the model to evaluate"),
+                .init("data", .artifact(.dataset), summary: "the labelled rows to evaluate it on"),
+                .init("min_accuracy", .float, .optional, minimum: 0, maximum: 1, summary: "fail the step when accuracy is lower"),
+            ],
+            outputs: [classificationMetrics]
+        ),
+        OpSignature(
+            name: "eval/regression", version: 1,
+            summary: "RMSE, MAE and R².",
+            arguments: [
+                .init("model", .artifact(.model), summary: "the model to evaluate"),
+                .init("data", .artifact(.dataset), summary: "the rows to evaluate it on"),
+                .init("min_r2", .float, .optional, summary: "fail the step when R² is lower"),
+            ],
+            outputs: [.init("metrics", .metrics, summary: "the evaluation metrics")]
+        ),
+        OpSignature(
+            name: "eval/clustering", version: 1,
+            summary: "Inertia, and the silhouette on a seeded sample.",
+            arguments: [
+                .init("model", .artifact(.model), summary: "the clustering model"),
+                .init("data", .artifact(.dataset), summary: "the rows to evaluate it on"),
+                .init("sample", .int, .defaultValue(.int(2000)), minimum: 2, summary: "rows sampled for the silhouette"),
+                .init("seed", .int, .defaultValue(.int(0)), summary: "the sample's seed"),
+            ],
+            outputs: [.init("metrics", .metrics, summary: "the evaluation metrics")]
+        ),
+
+        // MARK: model
+        OpSignature(
+            name: "model/predict", version: 1,
+            summary: "Writes a model's predictions on a dataset, with the model's saved preprocessing applied.",
+            arguments: [
+                .init("model", .artifact(.model), summary: "the model"),
+                .init("data", .artifact(.dataset), summary: "the rows to predict"),
+            ],
+            outputs: [.init("predictions", .dataset, summary: "the rows with predicted targets (and class probabilities)")]
+        ),
+        OpSignature(
+            name: "model/select-best", version: 1,
+            summary: "Picks the best of several models by a metric, pairing models and metrics in order.",
+            arguments: [
+                .init("models", .list(.artifact(.model)), summary: "the candidates"),
+                .init("metrics", .list(.artifact(.metrics)), summary: "each candidate's metrics, in the same order"),
+                .init("metric", .string, summary: "the metric to compare"),
+                .init("goal", .string, .defaultValue(.string("max")), choices: ["max", "min"].map(Value.string), summary: "whether higher or lower is better"),
+            ],
+            outputs: [
+                .init("model", .model, summary: "the best model"),
+                .init("metrics", .metrics, summary: "its metrics"),
+            ]
+        ),
+
+        // MARK: market
+        OpSignature(
+            name: "market/publish", version: 1,
+            summary: "Publishes a model to the local market with its model card, lineage and signature.",
+            arguments: [
+                .init("model", .artifact(.model), summary: "the model to publish"),
+                .init("metrics", .artifact(.metrics), .optional, summary: "the evaluation to show on the model card"),
+                .init("name", .string, summary: "the market name of the model"),
+                .init("version", .string, .optional, summary: "a semantic version; raised automatically when not given"),
+                .init("description", .string, .defaultValue(.string("")), summary: "what the model does"),
+                .init("license", .string, .defaultValue(.string("CC-BY-4.0")), summary: "an SPDX licence identifier"),
+                .init("tags", .list(.string), .defaultValue(.list([])), summary: "search tags"),
+                .init("price", .float, .defaultValue(.float(0)), minimum: 0, summary: "the price in BLACK tokens; 0 is free"),
+            ],
+            outputs: [.init("manifest", .file, summary: "the signed publish manifest")]
+        ),
+    ]
+}
