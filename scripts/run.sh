@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: sets up what is missing, builds blacktail in release mode,
+# then validates every pipeline in pipelines/ and prints the plan of the flagship pipeline.
+# (Running plans end to end arrives with the engine; see docs/architecture.md.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+swift build -c release --product blacktail
+blacktail=$(swift build -c release --show-bin-path)/blacktail
+"$blacktail" validate pipelines/*.yaml
+echo
+"$blacktail" plan pipelines/iris-classifier.yaml
