@@ -2,7 +2,7 @@
 """Trains scikit-learn's logistic regression on Blacktail datasets and writes its test metrics.
 
 Used by pipelines/breast-cancer-custom.yaml as a `run:` step, to compare an outside framework with
-Blacktail's built-in one on the same split. It reads the Blacktail dataset layout (docs/formats.md):
+Blacktail's built-in one on the same split. It reads the Blacktail dataset layout:
 `/features` (N x D float32) and `/targets` (N, int64 class ids). It needs h5py and scikit-learn, which
 the step's environment provides; Blacktail itself does not depend on them.
 
