@@ -15,18 +15,24 @@ let package = Package(
         .library(name: "BlacktailOps", targets: ["BlacktailOps"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
+        // libyaml from the system (apt: libyaml-dev), read event by event so that every node keeps
+        // its position and no input can exhaust the stack.
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
         // The pipeline language: YAML with source positions, expressions, diagnostics,
         // the compiler to a validated plan, and the plan's renderings. No I/O beyond reading a file.
         .target(
             name: "PipelineLanguage",
             dependencies: [
-                .product(name: "Yams", package: "Yams"),
+                "CYAML",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -73,8 +73,16 @@ public struct PipelineCompiler: Sendable {
         return Compilation(source: source, diagnostics: sorted, plan: hasErrors ? nil : plan)
     }
 
+    /// The SHA-256 of `bytes` in lowercase hexadecimal.
     static func sha256(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: bytes) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }
 

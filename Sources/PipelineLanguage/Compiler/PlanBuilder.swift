@@ -14,6 +14,8 @@ struct PlanBuilder {
     private var stepOrder: [String] = []
     /// For each step, the steps it depends on and where the first reference to each is.
     private var stepDependencies: [String: [String: SourceRange]] = [:]
+    /// Parsed strings by their text: matrix instances and repeated fields parse each text once.
+    private var templates: [String: Result<Template, ExpressionError>] = [:]
 
     init(
         definition: PipelineDefinition,
@@ -423,7 +425,7 @@ struct PlanBuilder {
     ) -> String {
         let template: Template
         do throws(ExpressionError) {
-            template = try Template.parse(command.text)
+            template = try parseTemplate(command.text)
         } catch {
             report(error, in: command, base: 0)
             return command.text
@@ -480,7 +482,7 @@ struct PlanBuilder {
         let base: Int
         do throws(ExpressionError) {
             if scalar.text.contains("${{") {
-                let template = try Template.parse(scalar.text)
+                let template = try parseTemplate(scalar.text)
                 if let error = template.errors.first { throw error }
                 guard let (whole, offset) = template.wholeExpression else {
                     throw ExpressionError("'if' is one expression; write it bare or as a single ${{ ... }}", offset: 0, length: scalar.text.unicodeScalars.count)
@@ -672,7 +674,7 @@ struct PlanBuilder {
         }
         let template: Template
         do throws(ExpressionError) {
-            template = try Template.parse(scalar.text)
+            template = try parseTemplate(scalar.text)
         } catch {
             report(error, in: scalar, base: 0)
             return nil
@@ -773,6 +775,13 @@ struct PlanBuilder {
         }
     }
 
+    private mutating func parseTemplate(_ text: String) throws(ExpressionError) -> Template {
+        if let cached = templates[text] { return try cached.get() }
+        let result = Result { () throws(ExpressionError) in try Template.parse(text) }
+        templates[text] = result
+        return try result.get()
+    }
+
     private mutating func report(_ error: ExpressionError, in scalar: YAMLScalar, base: Int) {
         let location = scalar.location(atOffset: base + error.offset, in: source)
         diagnostics.error("expression", error.message, at: SourceRange(location, length: error.length))
@@ -815,7 +824,7 @@ struct PlanBuilder {
         case .op(let name, let version): content["op"] = ["name": .string(name), "version": .int(version)]
         case .shell(let command): content["run"] = .string(command)
         }
-        return PipelineCompiler.sha256(Array(JSONValue.object(content).canonicalText.utf8))
+        return PipelineCompiler.sha256(JSONValue.object(content).canonicalBytes)
     }
 }
 

@@ -36,7 +36,8 @@ public struct SourceFile: Sendable {
     public let text: String
     /// The original bytes, for the content digest that enters the plan.
     public let bytes: [UInt8]
-    private let lineStarts: [String.Index]
+    /// The UTF-8 offset at which each line starts.
+    private let lineStarts: [Int]
 
     public init(path: String, text: String) {
         self.init(path: path, text: text, bytes: Array(text.utf8))
@@ -46,11 +47,9 @@ public struct SourceFile: Sendable {
         self.path = path
         self.text = text
         self.bytes = bytes
-        var starts = [text.startIndex]
-        var index = text.startIndex
-        while let newline = text[index...].firstIndex(of: "\n") {
-            index = text.index(after: newline)
-            starts.append(index)
+        var starts = [0]
+        for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
+            starts.append(offset + 1)
         }
         self.lineStarts = starts
     }
@@ -61,8 +60,9 @@ public struct SourceFile: Sendable {
     /// The text of a 1-based line without its line terminator, or nil past the end.
     public func line(_ number: Int) -> Substring? {
         guard number >= 1, number <= lineStarts.count else { return nil }
-        let start = lineStarts[number - 1]
-        let end = number < lineStarts.count ? text.index(before: lineStarts[number]) : text.endIndex
+        let utf8 = text.utf8
+        let start = utf8.index(utf8.startIndex, offsetBy: lineStarts[number - 1])
+        let end = number < lineStarts.count ? utf8.index(utf8.startIndex, offsetBy: lineStarts[number] - 1) : utf8.endIndex
         var line = text[start..<end]
         if line.hasSuffix("\r") { line = line.dropLast() }
         return line

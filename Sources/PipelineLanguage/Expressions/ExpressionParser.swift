@@ -12,9 +12,14 @@ public struct ExpressionParser {
     /// Parses one whole expression.
     /// - Throws: ``ExpressionError`` naming what is wrong and where.
     public static func parse(_ text: String) throws(ExpressionError) -> Expression {
-        var parser = try ExpressionParser(text: text)
+        try parse(Array(text.unicodeScalars)[...])
+    }
+
+    /// Parses the expression in a slice of scalars; offsets count from the slice's start.
+    static func parse(_ scalars: ArraySlice<Unicode.Scalar>) throws(ExpressionError) -> Expression {
+        var parser = try ExpressionParser(scalars: scalars)
         guard !parser.tokens.isEmpty else {
-            throw ExpressionError("the expression is empty", offset: 0, length: max(1, text.unicodeScalars.count))
+            throw ExpressionError("the expression is empty", offset: 0, length: max(1, scalars.count))
         }
         let expression = try parser.parseExpression()
         if let extra = parser.current {
@@ -23,9 +28,9 @@ public struct ExpressionParser {
         return expression
     }
 
-    private init(text: String) throws(ExpressionError) {
-        tokens = try Lexer.tokens(of: Array(text.unicodeScalars))
-        endOffset = text.unicodeScalars.count
+    private init(scalars: ArraySlice<Unicode.Scalar>) throws(ExpressionError) {
+        tokens = try Lexer.tokens(of: scalars)
+        endOffset = scalars.count
     }
 
     private var current: Token? { position < tokens.count ? tokens[position] : nil }
@@ -202,7 +207,12 @@ enum Lexer {
         "||", "&&", "==", "!=", "<=", ">=", "<", ">", "!", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".",
     ]
 
-    static func tokens(of scalars: [Unicode.Scalar]) throws(ExpressionError) -> [Token] {
+    static func tokens(of slice: ArraySlice<Unicode.Scalar>) throws(ExpressionError) -> [Token] {
+        // Offsets are counted from the slice's start.
+        try tokens(in: Array(slice))
+    }
+
+    private static func tokens(in scalars: [Unicode.Scalar]) throws(ExpressionError) -> [Token] {
         var tokens: [Token] = []
         var index = 0
         func isDigit(_ i: Int) -> Bool { i < scalars.count && ("0"..."9").contains(scalars[i]) }

@@ -58,12 +58,12 @@ public struct Template: Hashable, Sendable {
                     segments.append(.text(String(literal)))
                     literal = String.UnicodeScalarView()
                 }
-                let body = String(String.UnicodeScalarView(scalars[bodyStart..<close]))
+                let body = scalars[bodyStart..<close]
                 do {
                     let expression = try ExpressionParser.parse(body)
                     segments.append(.expression(expression, offset: bodyStart))
                 } catch {
-                    let invalid = body.allSatisfy(\.isWhitespace)
+                    let invalid = body.allSatisfy(\.properties.isWhitespace)
                         ? ExpressionError("'${{ }}' holds no expression", offset: open, length: close + 2 - open)
                         : ExpressionError(error.message, offset: bodyStart + error.offset, length: error.length)
                     segments.append(.invalid(invalid))

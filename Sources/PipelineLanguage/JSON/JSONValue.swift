@@ -14,71 +14,79 @@ public indirect enum JSONValue: Hashable, Sendable {
 
     /// The value written without insignificant whitespace: the bytes that content keys hash.
     public var canonicalText: String {
-        var output = ""
+        String(decoding: canonicalBytes, as: UTF8.self)
+    }
+
+    /// ``canonicalText`` as UTF-8 bytes.
+    public var canonicalBytes: [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
         write(to: &output, indent: nil, depth: 0)
         return output
     }
 
     /// The value written with two-space indentation and a trailing newline, for people.
     public var prettyText: String {
-        var output = ""
-        write(to: &output, indent: "  ", depth: 0)
-        output.append("\n")
-        return output
+        var output: [UInt8] = []
+        write(to: &output, indent: 2, depth: 0)
+        output.append(UInt8(ascii: "\n"))
+        return String(decoding: output, as: UTF8.self)
     }
 
-    private func write(to output: inout String, indent: String?, depth: Int) {
+    private func write(to output: inout [UInt8], indent: Int?, depth: Int) {
         switch self {
         case .null:
-            output.append("null")
+            output.append(contentsOf: "null".utf8)
         case .bool(let value):
-            output.append(value ? "true" : "false")
+            output.append(contentsOf: (value ? "true" : "false").utf8)
         case .int(let value):
-            output.append(String(value))
+            output.append(contentsOf: String(value).utf8)
         case .double(let value):
-            output.append(Self.format(value))
+            output.append(contentsOf: Self.format(value).utf8)
         case .string(let value):
             Self.writeString(value, to: &output)
         case .array(let items):
             if items.isEmpty {
-                output.append("[]")
+                output.append(contentsOf: "[]".utf8)
                 return
             }
-            output.append("[")
+            output.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { output.append(",") }
+                if index > 0 { output.append(UInt8(ascii: ",")) }
                 Self.newline(&output, indent: indent, depth: depth + 1)
                 item.write(to: &output, indent: indent, depth: depth + 1)
             }
             Self.newline(&output, indent: indent, depth: depth)
-            output.append("]")
+            output.append(UInt8(ascii: "]"))
         case .object(let members):
             if members.isEmpty {
-                output.append("{}")
+                output.append(contentsOf: "{}".utf8)
                 return
             }
-            output.append("{")
+            output.append(UInt8(ascii: "{"))
             for (index, key) in members.keys.sorted(by: Self.keyOrder).enumerated() {
-                if index > 0 { output.append(",") }
+                if index > 0 { output.append(UInt8(ascii: ",")) }
                 Self.newline(&output, indent: indent, depth: depth + 1)
                 Self.writeString(key, to: &output)
-                output.append(indent == nil ? ":" : ": ")
+                output.append(UInt8(ascii: ":"))
+                if indent != nil { output.append(UInt8(ascii: " ")) }
                 members[key]!.write(to: &output, indent: indent, depth: depth + 1)
             }
             Self.newline(&output, indent: indent, depth: depth)
-            output.append("}")
+            output.append(UInt8(ascii: "}"))
         }
     }
 
-    /// Keys compare by their Unicode scalars, never by locale, so the order is the same everywhere.
+    /// Keys compare by their UTF-8 bytes (the order of their code points), never by locale or
+    /// normalisation, so the order is the same everywhere.
     private static func keyOrder(_ lhs: String, _ rhs: String) -> Bool {
-        lhs.unicodeScalars.lexicographicallyPrecedes(rhs.unicodeScalars)
+        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 
-    private static func newline(_ output: inout String, indent: String?, depth: Int) {
+    private static func newline(_ output: inout [UInt8], indent: Int?, depth: Int) {
         guard let indent else { return }
-        output.append("\n")
-        for _ in 0..<depth { output.append(indent) }
+        output.append(UInt8(ascii: "\n"))
+        output.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * depth))
     }
 
     /// Formats a double in Swift's shortest round-trip form (`0.1`, `2.0`, `1e-07`), the same on
@@ -87,23 +95,32 @@ public indirect enum JSONValue: Hashable, Sendable {
         value.isFinite ? "\(value)" : "null"
     }
 
-    private static func writeString(_ value: String, to output: inout String) {
-        output.append("\"")
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output.append("\\\"")
-            case "\\": output.append("\\\\")
-            case "\n": output.append("\\n")
-            case "\r": output.append("\\r")
-            case "\t": output.append("\\t")
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                output.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+    private static func writeString(_ value: String, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        // Most strings (names, keys, digests) need no escaping and are copied whole.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            output.append(contentsOf: value.utf8)
+            output.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): output.append(contentsOf: "\\\\".utf8)
+            case UInt8(ascii: "\n"): output.append(contentsOf: "\\n".utf8)
+            case UInt8(ascii: "\r"): output.append(contentsOf: "\\r".utf8)
+            case UInt8(ascii: "\t"): output.append(contentsOf: "\\t".utf8)
+            case 0..<0x20:
+                let digits = Array("0123456789abcdef".utf8)
+                output.append(contentsOf: "\\u00".utf8)
+                output.append(digits[Int(byte >> 4)])
+                output.append(digits[Int(byte & 0x0F)])
             default:
-                output.unicodeScalars.append(scalar)
+                // Bytes of multi-byte characters pass through unchanged: the output stays UTF-8.
+                output.append(byte)
             }
         }
-        output.append("\"")
+        output.append(UInt8(ascii: "\""))
     }
 }
 

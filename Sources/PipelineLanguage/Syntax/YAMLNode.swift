@@ -58,9 +58,13 @@ public struct YAMLScalar: Sendable {
 
     /// The range the scalar covers on its first line.
     var range: SourceRange {
-        let firstLine = text.prefix { $0 != "\n" }
+        var length = 0
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" { break }
+            length += 1
+        }
         let quotes = (style == .singleQuoted || style == .doubleQuoted) ? 2 : 0
-        return SourceRange(location, length: firstLine.unicodeScalars.count + quotes)
+        return SourceRange(location, length: length + quotes)
     }
 
     /// The source location of the scalar that is `offset` Unicode scalars into its text.
