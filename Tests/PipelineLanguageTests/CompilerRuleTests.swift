@@ -80,6 +80,16 @@ import Testing
         Case(name: "not-finite number", text: header + "steps:\n  a:\n    uses: data/split\n    with:\n      input: x\n      train: .nan\n", errors: ["7:14 type-mismatch", "8:14 not-finite"]),
         Case(name: "env name", text: header + "steps:\n  a:\n    run: echo\n    env:\n      1X: y\n", errors: ["7:7 invalid-name"]),
         Case(name: "with on a run step", text: header + "steps:\n  a:\n    run: echo\n    with: {}\n", errors: ["6:5 misplaced-key"]),
+        Case(
+            name: "metric of the wrong type for an argument",
+            text: header + "steps:\n  e:\n    uses: eval/classification\n    with: {model: '${{ steps.m.outputs.model }}', data: '${{ steps.g.outputs.dataset }}'}\n  g:\n    uses: data/generate\n    with: {kind: blobs, rows: 9, features: 2}\n  m:\n    uses: train/pca\n    with: {train: '${{ steps.g.outputs.dataset }}', components: 2}\n  s:\n    uses: data/split\n    with:\n      input: ${{ steps.g.outputs.dataset }}\n      stratify: ${{ steps.e.outputs.metrics.accuracy }}\n      seed: ${{ steps.e.outputs.metrics.accuracy > 0.5 }}\n",
+            errors: ["17:17 type-mismatch", "18:13 type-mismatch"]
+        ),
+        Case(name: "integer too large", text: header + "steps:\n  a:\n    uses: data/split\n    with:\n      input: x\n      seed: 99999999999999999999\n", errors: ["7:14 type-mismatch", "8:13 integer-out-of-range"]),
+        Case(name: "malformed hex is a string", text: header + "steps:\n  a:\n    uses: data/split\n    with:\n      input: x\n      seed: 0x-1\n", errors: ["7:14 type-mismatch", "8:13 type-mismatch"]),
+        Case(name: "step output in a matrix axis", text: header + "steps:\n  g:\n    run: echo > ${{ outputs.o }}\n    outputs: {o: file}\n  a:\n    matrix:\n      x: ${{ steps.g.outputs.o }}\n    run: echo ${{ matrix.x }}\n", errors: ["9:14 expression"]),
+        Case(name: "empty exclude entry", text: header + "steps:\n  a:\n    matrix:\n      x: [1, 2]\n      exclude: [{}]\n    run: echo ${{ matrix.x }}\n", errors: ["7:17 invalid-matrix"]),
+        Case(name: "cpu above the limit", text: header + "steps:\n  a:\n    run: echo\n    resources: {cpu: 5000}\n", errors: ["6:22 constraint"]),
         Case(name: "expression syntax error", text: header + "steps:\n  a:\n    run: echo ${{ params.x = 1 }}\n", errors: ["5:28 expression"]),
     ]
 
@@ -109,6 +119,14 @@ import Testing
         let cycle = compile(text).diagnostics.first
         #expect(cycle?.message == "the steps form a cycle: a -> c -> b -> a")
         #expect(cycle?.notes.map(\.message) == ["'a' depends on 'c' here", "'c' depends on 'b' here", "'b' depends on 'a' here"])
+    }
+
+    @Test func aMatrixAxisTheStepNeverReadsIsAWarning() {
+        let text = Self.header + "steps:\n  a:\n    matrix:\n      x: [1, 2]\n      y: [a, b]\n    run: echo ${{ matrix.x }}\n"
+        let compilation = compile(text)
+        #expect(compilation.plan?.nodes.count == 4)
+        #expect(compilation.diagnostics.map(\.code) == ["unused-axis"])
+        #expect(compilation.diagnostics.first?.range?.start == Location(line: 7, column: 7))
     }
 
     @Test func warningsForUnusedParamsInputsAndOutputs() {

@@ -48,7 +48,8 @@ import Testing
         ("* * * * funday", "'funday' is not a valid day-of-week"),
         ("1,,2 * * * *", "the minute field '1,,2' has an empty list item"),
         ("@fortnightly", "unknown shorthand '@fortnightly'; use @hourly, @daily, @weekly, @monthly or @yearly"),
-        ("0 0 30 2 *", "the expression can never fire: February has no day 30"),
+        ("0 0 30 2 *", "the expression can never fire: no month of feb has day 30"),
+        ("0 0 31 2,4 *", "the expression can never fire: no month of feb,apr has day 31"),
     ])
     func rejectsInvalidExpressions(expression: String, message: String) {
         let error = thrownError(CronSchedule.ParseError.self) { _ = try CronSchedule(expression) }

@@ -91,7 +91,8 @@ struct PipelineDecoder {
                 diagnostics.error("invalid-param", "parameter '\(name)' needs a default or a declaration with 'type:'", at: entry.value.range)
                 return ParamDeclaration(name: name, range: entry.key.range, type: .any).invalid
             }
-            return ParamDeclaration(name: name, range: entry.key.range, type: value.type, defaultValue: value)
+            // `[1, 2.5]` is a list of floats: its ints are stored as floats, as `-p xs=1,2.5` would give.
+            return ParamDeclaration(name: name, range: entry.key.range, type: value.type, defaultValue: Coercion.coerce(value, to: value.type))
         }
         checkKeys(body, allowed: Self.paramKeys, in: "a parameter")
         var param = ParamDeclaration(name: name, range: entry.key.range, type: .any)
@@ -323,9 +324,9 @@ struct PipelineDecoder {
                 if let pathNode = mapping["path"], let text = string(pathNode, what: "a path") {
                     if let problem = Self.relativePathProblem(text) {
                         diagnostics.error("invalid-path", "output path '\(text)' \(problem)", at: pathNode.range)
-                    } else {
-                        path = text
                     }
+                    // Kept even when invalid (no plan is made then), so no "never written" warning follows.
+                    path = text
                 }
             }
             guard let typeName = string(typeNode, what: "an artifact type") else { continue }
@@ -379,7 +380,7 @@ struct PipelineDecoder {
             let suggestion = Naming.identifierSuggestion(for: key.text).map { " (e.g. '\($0)')" } ?? ""
             diagnostics.error(
                 "invalid-name",
-                "'\(key.text)' is not a valid \(what): use letters, digits and '_', starting with a letter or '_'\(suggestion); a '-' would read as subtraction in expressions",
+                "'\(key.text)' is not a valid \(what): use letters, digits and '_', starting with a letter or '_', at most 64 characters\(suggestion); a '-' would read as subtraction in expressions",
                 at: key.range
             )
             return false
@@ -406,7 +407,7 @@ struct PipelineDecoder {
             do {
                 return try ScalarTyping.value(of: scalar)
             } catch {
-                diagnostics.error("not-finite", "'\(scalar.text)' is not a finite number", at: scalar.range)
+                diagnostics.error(error.code, error.message(for: scalar.text), at: scalar.range)
                 return nil
             }
         case .sequence(let sequence):

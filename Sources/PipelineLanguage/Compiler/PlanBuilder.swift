@@ -14,6 +14,8 @@ struct PlanBuilder {
     private var stepOrder: [String] = []
     /// For each step, the steps it depends on and where the first reference to each is.
     private var stepDependencies: [String: [String: SourceRange]] = [:]
+    /// The matrix axes the step being compiled has used so far, over all its instances.
+    private var usedMatrixAxes: Set<String> = []
     /// Parsed strings by their text: matrix instances and repeated fields parse each text once.
     private var templates: [String: Result<Template, ExpressionError>] = [:]
 
@@ -60,14 +62,17 @@ struct PlanBuilder {
             checkNeeds(step)
             // A step whose matrix is in error was reported; its values cannot be checked without it.
             if failedMatrices.contains(step.id) { continue }
+            usedMatrixAxes = []
             for (instanceIndex, matrix) in instances[stepIndex].enumerated() {
                 let id = summaries[step.id]!.nodes[instanceIndex]
                 if let draft = compileNode(step, id: id, matrix: matrix) {
                     drafts.append(draft)
                 }
             }
+            reportUnusedAxes(of: step, combinations: instances[stepIndex])
         }
-        reportUnusedParams()
+        // With errors, what counts as used is not reliable: a step in error is not fully read.
+        if !diagnostics.hasErrors { reportUnusedParams() }
         if reportCycles() || diagnostics.hasErrors { return nil }
 
         let ordered = topologicalOrder(drafts)
@@ -145,6 +150,19 @@ struct PlanBuilder {
         }
     }
 
+    /// Instances that differ only in an axis the step never reads would compute the same thing.
+    private mutating func reportUnusedAxes(of step: StepDefinition, combinations: [[(axis: String, value: Value)]]) {
+        guard let matrix = step.matrix, combinations.count > 1 else { return }
+        for entry in matrix.entries where entry.key.text != "include" && entry.key.text != "exclude" {
+            guard !usedMatrixAxes.contains(entry.key.text) else { continue }
+            diagnostics.warning(
+                "unused-axis",
+                "matrix axis '\(entry.key.text)' is never used by step '\(step.id)'; its instances differ only by it and would compute the same thing",
+                at: entry.key.range
+            )
+        }
+    }
+
     private mutating func reportUnusedParams() {
         for param in definition.params where param.isValid && !usedParams.contains(param.name) {
             diagnostics.warning("unused-param", "parameter '\(param.name)' is never used", at: param.range)
@@ -155,7 +173,7 @@ struct PlanBuilder {
 
     private mutating func expandMatrix(_ step: StepDefinition) -> [[(axis: String, value: Value)]]? {
         guard let matrix = step.matrix else { return nil }
-        let scope = ExpressionScope(params: params, matrix: nil, steps: [:], stepOrder: [], currentStep: step.id)
+        let scope = ExpressionScope(params: params, matrix: nil, steps: [:], stepOrder: definition.steps.map(\.id), currentStep: step.id)
         var axes: [(name: String, values: [Value])] = []
         for entry in matrix.entries where entry.key.text != "include" && entry.key.text != "exclude" {
             guard Naming.isIdentifier(entry.key.text) else {
@@ -190,13 +208,12 @@ struct PlanBuilder {
         }
         let axisNames = axes.map(\.name)
         if let exclude = matrix["exclude"] {
-            for (rule, range) in matrixRules(exclude, scope: scope, axes: axisNames, requireAll: false) {
+            for (rule, _) in matrixRules(exclude, scope: scope, axes: axisNames, requireAll: false) where !rule.isEmpty {
                 combinations.removeAll { combination in
                     rule.allSatisfy { key, value in
                         combination.contains { $0.axis == key && ConstantFolding.equal($0.value, value) }
                     }
                 }
-                _ = range
             }
         }
         if let include = matrix["include"] {
@@ -238,6 +255,10 @@ struct PlanBuilder {
         for item in sequence.items {
             guard case .mapping(let mapping) = item else {
                 diagnostics.error("invalid-matrix", "each entry is a mapping from axis to value", at: item.range)
+                continue
+            }
+            if mapping.entries.isEmpty {
+                diagnostics.error("invalid-matrix", "an entry names at least one axis and its value", at: item.range)
                 continue
             }
             var rule: [(String, Value)] = []
@@ -442,7 +463,7 @@ struct PlanBuilder {
                 do throws(ExpressionError) {
                     switch try analyzer.analyze(expression) {
                     case .constant(let value):
-                        text += value.interpolated
+                        text += ShellQuoting.quoted(value.interpolated)
                     case .path(let path):
                         text += "${{ \(path.description) }}"
                     case .artifacts:
@@ -459,7 +480,7 @@ struct PlanBuilder {
                 }
             }
         }
-        usedParams.formUnion(analyzer.usedParams)
+        record(analyzer)
         for input in inputs where !analyzer.usedShellInputs.contains(input.key.text) {
             diagnostics.warning("unused-input", "input '\(input.key.text)' is never used in the command; refer to it as ${{ inputs.\(input.key.text) }}", at: input.key.range)
         }
@@ -496,7 +517,7 @@ struct PlanBuilder {
             return nil
         }
         var analyzer = ExpressionAnalyzer(scope: scope)
-        defer { absorb(analyzer, into: &draft, range: scalar.range, allInstances: true) }
+        defer { absorb(analyzer, into: &draft, range: scalar.range) }
         do throws(ExpressionError) {
             switch try analyzer.analyze(expression) {
             case .constant(.bool(true)):
@@ -518,7 +539,7 @@ struct PlanBuilder {
         var resources = ResourceRequest()
         if let node = mapping["cpu"], case .float(let cpu)? = constant(node, scope: scope, expected: .float, what: "'cpu'") {
             if cpu > 0, cpu <= 4096 { resources.cpu = cpu } else {
-                diagnostics.error("constraint", "'cpu' is a number of cores above 0, not \(Value.float(cpu).literal)", at: node.range)
+                diagnostics.error("constraint", "'cpu' is a number of cores above 0 and at most 4096, not \(Value.float(cpu).literal)", at: node.range)
             }
         }
         if let node = mapping["memory"] {
@@ -668,7 +689,7 @@ struct PlanBuilder {
             do {
                 return .value(try ScalarTyping.value(of: scalar))
             } catch {
-                diagnostics.error("not-finite", "'\(scalar.text)' is not a finite number", at: scalar.range)
+                diagnostics.error(error.code, error.message(for: scalar.text), at: scalar.range)
                 return nil
             }
         }
@@ -686,7 +707,7 @@ struct PlanBuilder {
         var scope = scope
         scope.allowsRuntime = true
         var analyzer = ExpressionAnalyzer(scope: scope)
-        defer { absorb(analyzer, into: &draft, range: scalar.range, allInstances: false) }
+        defer { absorb(analyzer, into: &draft, range: scalar.range) }
         if let (expression, offset) = template.wholeExpression {
             do throws(ExpressionError) {
                 switch try analyzer.analyze(expression) {
@@ -694,9 +715,8 @@ struct PlanBuilder {
                 case .artifacts(_, let references, let isList):
                     draft.dependencies.formUnion(references.map(\.node))
                     return isList ? .artifacts(references) : .artifact(references[0])
-                case .runtime(_, let residual):
-                    draft.dependencies.formUnion(analyzer.referencedSteps.flatMap { summaries[$0]?.nodes ?? [] })
-                    return .deferred(residual)
+                case .runtime(let type, let residual):
+                    return .deferred(residual, type: type)
                 case .path:
                     throw ExpressionError("the paths of inputs and outputs can be used only in the 'run:' command", offset: expression.offset, length: expression.length)
                 }
@@ -755,9 +775,10 @@ struct PlanBuilder {
                 )
                 return nil
             }
-        case .deferred:
-            if expected.isNumeric || expected == .bool || expected == .any { return argument }
-            actual = .float
+        case .deferred(_, let type):
+            // Bounds and choices of a value known only at run time are checked when it is known.
+            if expected.accepts(type) { return argument }
+            actual = type
         case .projectFile:
             return argument
         }
@@ -765,14 +786,20 @@ struct PlanBuilder {
         return nil
     }
 
-    /// Records what an analyzed expression used: parameters, and the steps it depends on.
-    private mutating func absorb(_ analyzer: ExpressionAnalyzer, into draft: inout NodeDraft, range: SourceRange, allInstances: Bool) {
-        usedParams.formUnion(analyzer.usedParams)
+    /// Records what an analyzed expression used: parameters, matrix axes, and the steps and nodes
+    /// it depends on (metrics read at run time make their nodes dependencies).
+    private mutating func absorb(_ analyzer: ExpressionAnalyzer, into draft: inout NodeDraft, range: SourceRange) {
+        record(analyzer)
         guard !draft.step.isEmpty else { return }
         for step in analyzer.referencedSteps {
             addDependency(of: draft.step, on: step, at: range)
-            if allInstances { draft.dependencies.formUnion(summaries[step]?.nodes ?? []) }
         }
+        draft.dependencies.formUnion(analyzer.runtimeReferences.map(\.node))
+    }
+
+    private mutating func record(_ analyzer: ExpressionAnalyzer) {
+        usedParams.formUnion(analyzer.usedParams)
+        usedMatrixAxes.formUnion(analyzer.usedMatrixAxes)
     }
 
     private mutating func parseTemplate(_ text: String) throws(ExpressionError) -> Template {

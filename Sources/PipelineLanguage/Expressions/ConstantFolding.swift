@@ -109,7 +109,9 @@ enum ConstantFolding {
         case "abs":
             try arity(1)
             switch arguments[0] {
-            case .int(let x) where x != .min: return .int(Swift.abs(x))
+            case .int(let x):
+                guard x != .min else { throw error("integer overflow") }
+                return .int(Swift.abs(x))
             case .float(let x): return .float(Swift.abs(x))
             default: throw error("abs() needs a number, not \(arguments[0].type.withArticle)")
             }

@@ -66,6 +66,9 @@ struct ExpressionAnalyzer {
     private(set) var referencedSteps: [String] = []
     private(set) var usedShellInputs: Set<String> = []
     private(set) var usedShellOutputs: Set<String> = []
+    private(set) var usedMatrixAxes: Set<String> = []
+    /// The artifacts whose contents a run-time value reads (the metrics behind `x.accuracy`).
+    private(set) var runtimeReferences: [ArtifactReference] = []
 
     init(scope: ExpressionScope) {
         self.scope = scope
@@ -126,6 +129,7 @@ struct ExpressionAnalyzer {
             guard let value = matrix[path[1]] else {
                 throw error("unknown matrix axis '\(path[1])'\(Suggestion.didYouMean(path[1], in: matrix.keys))")
             }
+            usedMatrixAxes.insert(path[1])
             return try members(of: .constant(value), path: Array(path.dropFirst(2)), expression: expression)
         case "steps":
             return try stepReference(path: path, expression: expression)
@@ -156,6 +160,9 @@ struct ExpressionAnalyzer {
         }
         let stepID = path[1]
         guard let step = scope.steps[stepID] else {
+            if scope.stepOrder.contains(stepID) {
+                throw error("step outputs cannot be used here: this value must be known when the plan is made")
+            }
             throw error("unknown step '\(stepID)'\(Suggestion.didYouMean(stepID, in: scope.stepOrder))")
         }
         if stepID == scope.currentStep {
@@ -173,7 +180,7 @@ struct ExpressionAnalyzer {
     }
 
     /// Applies `.field` accesses after a resolved root: metrics fields, and nothing else.
-    private func members(of value: AnalyzedValue, path: [String], expression: Expression) throws(ExpressionError) -> AnalyzedValue {
+    private mutating func members(of value: AnalyzedValue, path: [String], expression: Expression) throws(ExpressionError) -> AnalyzedValue {
         guard let field = path.first else { return value }
         let error = { (message: String) in ExpressionError(message, offset: expression.offset, length: expression.length) }
         switch value {
@@ -182,15 +189,32 @@ struct ExpressionAnalyzer {
             guard scope.allowsRuntime else {
                 throw error("metrics are known only when the run reaches this step; a metric can be used in 'if:' and in op arguments, not here")
             }
-            _ = references
-            return .runtime(.float, expression)
+            runtimeReferences += references
+            return .runtime(.float, Self.metricExpression(references[0], field: field, like: expression))
         case .artifacts(.metrics, _, true):
             throw error("this is a list of metrics (the step fans out over a matrix); a single metric cannot be read from it")
         case .artifacts(let type, _, _):
             throw error("a \(type.rawValue) has no field '\(field)'; only metrics have fields")
         default:
-            throw error("a \(value.type) has no field '\(field)'")
+            throw error("\(value.type.withArticle) has no field '\(field)'")
         }
+    }
+
+    /// `steps.STEP.outputs.NAME.FIELD`, or `steps.STEP.outputs.NAME[I].FIELD` for one instance of a
+    /// fanned-out step: the run-time form of a metric, with any index already computed.
+    private static func metricExpression(_ reference: ArtifactReference, field: String, like original: Expression) -> Expression {
+        func node(_ kind: Expression.Kind) -> Expression {
+            Expression(kind, offset: original.offset, length: original.length)
+        }
+        var step = Substring(reference.node)
+        var index: Int?
+        if let open = step.firstIndex(of: "["), step.hasSuffix("]") {
+            index = Int(step[step.index(after: open)..<step.index(before: step.endIndex)])
+            step = step[..<open]
+        }
+        var base = node(.member(node(.member(node(.member(node(.identifier("steps")), String(step))), "outputs")), reference.output))
+        if let index { base = node(.index(base, node(.literal(.int(index))))) }
+        return node(.member(base, field))
     }
 
     private mutating func memberOfValue(_ expression: Expression) throws(ExpressionError) -> AnalyzedValue {

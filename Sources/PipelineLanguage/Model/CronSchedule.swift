@@ -49,8 +49,12 @@ public struct CronSchedule: Hashable, Sendable, CustomStringConvertible {
         daysOfWeek = Set(weekdays.map { $0 % 7 })
         dayOfMonthRestricted = fields[2] != "*"
         dayOfWeekRestricted = fields[4] != "*"
-        if !dayOfWeekRestricted, daysOfMonth.allSatisfy({ $0 > 29 }), months.allSatisfy({ $0 == 2 }) {
-            throw ParseError(message: "the expression can never fire: February has no day \(daysOfMonth.sorted().map(String.init).joined(separator: ","))")
+        // With the weekday unrestricted, a day of the month must exist in one of the months.
+        let longestMonth = [1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31]
+        if !dayOfWeekRestricted, !months.contains(where: { month in daysOfMonth.contains { $0 <= longestMonth[month]! } }) {
+            let days = daysOfMonth.sorted().map(String.init).joined(separator: ",")
+            let names = months.sorted().map { Self.monthNames[$0 - 1] }.joined(separator: ",")
+            throw ParseError(message: "the expression can never fire: no month of \(names) has day \(days)")
         }
     }
 

@@ -55,8 +55,9 @@ public struct PlanNode: Sendable {
         case artifacts([ArtifactReference])
         /// A file of the project, read by path relative to the working folder.
         case projectFile(String)
-        /// A value known when the run gets here (a metric), as an expression over upstream outputs.
-        case deferred(Expression)
+        /// A value known when the run gets here (a metric), as an expression over upstream outputs,
+        /// with the type it will have.
+        case deferred(Expression, type: ValueType)
 
         var json: JSONValue {
             switch self {
@@ -64,7 +65,7 @@ public struct PlanNode: Sendable {
             case .artifact(let reference): reference.json
             case .artifacts(let references): .array(references.map(\.json))
             case .projectFile(let path): ["path": .string(path)]
-            case .deferred(let expression): ["expression": .string(expression.description)]
+            case .deferred(let expression, let type): ["expression": .string(expression.description), "type": .string(type.description)]
             }
         }
 

@@ -36,7 +36,11 @@ public enum PipelineSchema {
             "uses": ["enum": .array(signatures.names.map(JSONValue.string)), "description": "a built-in op (blacktail ops lists them)"],
             "with": ["type": "object", "description": "the op's arguments"],
             "run": ["type": "string", "description": "a shell command; ${{ inputs.NAME }} and ${{ outputs.NAME }} are file paths"],
-            "inputs": ["type": "object", "propertyNames": ["pattern": .string(identifierPattern)], "additionalProperties": ["type": "string"]],
+            "inputs": [
+                "type": "object",
+                "propertyNames": ["pattern": .string(identifierPattern)],
+                "additionalProperties": ["anyOf": [["type": "string"], ["type": "array", "items": ["type": "string"]]]],
+            ],
             "outputs": [
                 "type": "object",
                 "propertyNames": ["pattern": .string(identifierPattern)],
@@ -73,20 +77,21 @@ public enum PipelineSchema {
             "retry": [
                 "anyOf": [
                     ["type": "integer", "minimum": 1, "maximum": 100],
+                    expression,
                     [
                         "type": "object", "additionalProperties": false,
                         "properties": [
-                            "attempts": ["type": "integer", "minimum": 1, "maximum": 100],
+                            "attempts": ["anyOf": [["type": "integer", "minimum": 1, "maximum": 100], expression]],
                             "backoff": [
                                 "type": "object", "additionalProperties": false,
-                                "properties": ["initial": duration, "factor": ["type": "number", "minimum": 1], "max": duration],
+                                "properties": ["initial": duration, "factor": ["anyOf": [["type": "number", "minimum": 1], expression]], "max": duration],
                             ],
                         ],
                     ],
                 ],
             ],
             "timeout": duration,
-            "cache": ["type": "boolean"],
+            "cache": ["anyOf": [["type": "boolean"], expression]],
             "env": ["type": "object", "additionalProperties": ["type": ["string", "number", "boolean"]]],
             "description": ["type": "string"],
         ]
@@ -158,7 +163,15 @@ public enum PipelineSchema {
             if let maximum = argument.maximum, argument.type.isNumeric { object["maximum"] = .double(maximum) }
             accepted = .object(object)
         }
-        schema["anyOf"] = argument.type.isArtifact ? [expression] : [accepted, expression]
+        switch argument.type {
+        case .list(.artifact):
+            // One expression for a fanned-out step's outputs, or a list of single outputs.
+            schema["anyOf"] = [expression, ["type": "array", "items": expression]]
+        case .artifact:
+            schema["anyOf"] = [expression]
+        default:
+            schema["anyOf"] = [accepted, expression]
+        }
         return .object(schema)
     }
 

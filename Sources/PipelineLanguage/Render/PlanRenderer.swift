@@ -59,7 +59,7 @@ public enum PlanRenderer {
         case .artifact(let reference): "\(reference.node).\(reference.output) (\(reference.type.rawValue))"
         case .artifacts(let references): "[" + references.map { "\($0.node).\($0.output)" }.joined(separator: ", ") + "]"
         case .projectFile(let path): "file \(path)"
-        case .deferred(let expression): "at run time: \(expression)"
+        case .deferred(let expression, _): "at run time: \(expression)"
         }
     }
 }

@@ -3,6 +3,22 @@
 enum ScalarTyping {
     enum Failure: Error {
         case notFinite
+        /// Digits that do not fit in a 64-bit int.
+        case integerOutOfRange
+
+        var code: String {
+            switch self {
+            case .notFinite: "not-finite"
+            case .integerOutOfRange: "integer-out-of-range"
+            }
+        }
+
+        func message(for text: String) -> String {
+            switch self {
+            case .notFinite: "'\(text)' is not a finite number"
+            case .integerOutOfRange: "\(text) does not fit in an int (64 bits); write it as a float, like \(text).0, or quote it as a string"
+            }
+        }
     }
 
     static func value(of scalar: YAMLScalar) throws(Failure) -> Value {
@@ -16,7 +32,7 @@ enum ScalarTyping {
             throw .notFinite
         default: break
         }
-        if let int = integer(text) { return .int(int) }
+        if let int = try integer(text) { return .int(int) }
         if isFloatLiteral(text), let double = Double(text) {
             guard double.isFinite else { throw .notFinite }
             return .float(double)
@@ -24,13 +40,21 @@ enum ScalarTyping {
         return .string(text)
     }
 
-    private static func integer(_ text: String) -> Int? {
-        if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
-        if text.hasPrefix("0o") { return Int(text.dropFirst(2), radix: 8) }
+    /// The int a plain scalar writes (`42`, `-7`, `0x1F`, `0o17`), nil when it is no integer, and
+    /// an error when it is one too large for 64 bits.
+    private static func integer(_ text: String) throws(Failure) -> Int? {
         var digits = Substring(text)
-        if digits.first == "+" || digits.first == "-" { digits = digits.dropFirst() }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(text)
+        var radix = 10
+        if text.hasPrefix("0x") {
+            (digits, radix) = (digits.dropFirst(2), 16)
+        } else if text.hasPrefix("0o") {
+            (digits, radix) = (digits.dropFirst(2), 8)
+        } else if digits.first == "+" || digits.first == "-" {
+            digits = digits.dropFirst()
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.hexDigitValue.map { $0 < radix } == true }) else { return nil }
+        guard let value = radix == 10 ? Int(text) : Int(digits, radix: radix) else { throw .integerOutOfRange }
+        return value
     }
 
     /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
