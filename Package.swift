@@ -59,11 +59,13 @@ let package = Package(
         .testTarget(
             name: "PipelineLanguageTests",
             dependencies: ["PipelineLanguage", "BlacktailOps"],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BlacktailCLITests",
             dependencies: ["blacktail"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]
