@@ -4,7 +4,24 @@ public import PipelineLanguage
 public enum BuiltinOps {
     public static let catalogue = OpCatalogue(signatures: signatures, implementations: [])
 
-    private static let classificationMetrics = OpSignature.Output("metrics", .metrics, summary: "the evaluation metrics")
+    // Arguments and outputs that several ops share.
+    private typealias Argument = OpSignature.Argument
+    private typealias Output = OpSignature.Output
+
+    private static let trainingSet = Argument("train", .artifact(.dataset), summary: "the training set")
+    private static let validationSet = Argument("validation", .artifact(.dataset), .optional, summary: "a validation set for early stopping")
+    private static let preprocessing = Argument(
+        "preprocessing", .artifact(.model), .optional,
+        summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"
+    )
+    private static let modelToEvaluate = Argument("model", .artifact(.model), summary: "the model to evaluate")
+    private static let trainedModel = Output("model", .model, summary: "the trained model")
+    private static let trainingMetrics = Output("metrics", .metrics, summary: "the final training and validation metrics")
+    private static let evaluationMetrics = Output("metrics", .metrics, summary: "the evaluation metrics")
+
+    private static func seed(_ summary: String) -> Argument {
+        Argument("seed", .int, .defaultValue(.int(0)), summary: summary)
+    }
 
     /// The signatures of the built-in ops, by namespace: data preparation, training, evaluation,
     /// models and the market.
@@ -33,7 +50,7 @@ public enum BuiltinOps {
                 .init("validation", .float, .defaultValue(.float(0)), minimum: 0, maximum: 1, summary: "the fraction for validation"),
                 .init("test", .float, .defaultValue(.float(0.2)), minimum: 0, maximum: 1, summary: "the fraction for testing"),
                 .init("stratify", .bool, .defaultValue(.bool(true)), summary: "keep each class's share in every part"),
-                .init("seed", .int, .defaultValue(.int(0)), summary: "the shuffle's seed"),
+                seed("the shuffle's seed"),
             ],
             outputs: [
                 .init("train", .dataset, summary: "the training rows"),
@@ -67,7 +84,7 @@ public enum BuiltinOps {
                 .init("features", .int, minimum: 1, summary: "the number of features"),
                 .init("classes", .int, .defaultValue(.int(2)), minimum: 1, summary: "classes or blobs"),
                 .init("noise", .float, .defaultValue(.float(0.1)), minimum: 0, summary: "the noise level"),
-                .init("seed", .int, .defaultValue(.int(0)), summary: "the generator's seed"),
+                seed("the generator's seed"),
             ],
             outputs: [.init("dataset", .dataset, summary: "the generated dataset")]
         ),
@@ -77,36 +94,33 @@ public enum BuiltinOps {
             name: "train/linear", version: 1,
             summary: "Linear least-squares regression, with optional ridge (L2) regularisation.",
             arguments: [
-                .init("train", .artifact(.dataset), summary: "the training set"),
-                .init("preprocessing", .artifact(.model), .optional, summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"),
+                trainingSet,
+                preprocessing,
                 .init("l2", .float, .defaultValue(.float(0)), minimum: 0, summary: "the ridge penalty; 0 is ordinary least squares"),
             ],
-            outputs: [.init("model", .model, summary: "the trained model")]
+            outputs: [trainedModel]
         ),
         OpSignature(
             name: "train/logistic", version: 1,
             summary: "Logistic (softmax) regression.",
             arguments: [
-                .init("train", .artifact(.dataset), summary: "the training set"),
-                .init("preprocessing", .artifact(.model), .optional, summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"),
-                .init("validation", .artifact(.dataset), .optional, summary: "a validation set for early stopping"),
+                trainingSet,
+                preprocessing,
+                validationSet,
                 .init("l2", .float, .defaultValue(.float(0.0001)), minimum: 0, summary: "the L2 penalty"),
                 .init("epochs", .int, .defaultValue(.int(100)), minimum: 1, summary: "passes over the training set"),
                 .init("learning_rate", .float, .defaultValue(.float(0.1)), minimum: 0, summary: "the step size"),
-                .init("seed", .int, .defaultValue(.int(0)), summary: "the seed of initialisation and shuffling"),
+                seed("the seed of initialisation and shuffling"),
             ],
-            outputs: [
-                .init("model", .model, summary: "the trained model"),
-                .init("metrics", .metrics, summary: "the final training and validation metrics"),
-            ]
+            outputs: [trainedModel, trainingMetrics]
         ),
         OpSignature(
             name: "train/mlp", version: 1,
             summary: "A multilayer perceptron trained with SGD with momentum or Adam, minibatches and early stopping.",
             arguments: [
-                .init("train", .artifact(.dataset), summary: "the training set"),
-                .init("preprocessing", .artifact(.model), .optional, summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"),
-                .init("validation", .artifact(.dataset), .optional, summary: "a validation set for early stopping"),
+                trainingSet,
+                preprocessing,
+                validationSet,
                 .init("hidden", .list(.int), .defaultValue(.list([.int(64)])), minimum: 1, summary: "the width of each hidden layer"),
                 .init("activation", .string, .defaultValue(.string("relu")), choices: ["relu", "tanh", "sigmoid"].map(Value.string), summary: "the hidden activation"),
                 .init("loss", .string, .defaultValue(.string("auto")), choices: ["auto", "cross-entropy", "mse"].map(Value.string),
@@ -120,23 +134,20 @@ public enum BuiltinOps {
                 .init("batch_size", .int, .defaultValue(.int(64)), minimum: 1, summary: "rows per minibatch"),
                 .init("epochs", .int, .defaultValue(.int(50)), minimum: 1, summary: "the most passes over the training set"),
                 .init("patience", .int, .defaultValue(.int(10)), minimum: 1, summary: "epochs without validation improvement before stopping"),
-                .init("seed", .int, .defaultValue(.int(0)), summary: "the seed of initialisation and shuffling"),
+                seed("the seed of initialisation and shuffling"),
             ],
-            outputs: [
-                .init("model", .model, summary: "the trained model"),
-                .init("metrics", .metrics, summary: "the final training and validation metrics"),
-            ]
+            outputs: [trainedModel, trainingMetrics]
         ),
         OpSignature(
             name: "train/kmeans", version: 1,
             summary: "k-means clustering with k-means++ initialisation.",
             arguments: [
                 .init("train", .artifact(.dataset), summary: "the rows to cluster"),
-                .init("preprocessing", .artifact(.model), .optional, summary: "a scaler from data/normalize, saved in the checkpoint and applied when predicting"),
+                preprocessing,
                 .init("k", .int, minimum: 1, summary: "the number of clusters"),
                 .init("restarts", .int, .defaultValue(.int(10)), minimum: 1, summary: "runs from different seeds; the best is kept"),
                 .init("max_iterations", .int, .defaultValue(.int(300)), minimum: 1, summary: "iterations per run"),
-                .init("seed", .int, .defaultValue(.int(0)), summary: "the seed of the initialisation"),
+                seed("the seed of the initialisation"),
             ],
             outputs: [.init("model", .model, summary: "the centroids")]
         ),
@@ -155,21 +166,21 @@ public enum BuiltinOps {
             name: "eval/classification", version: 1,
             summary: "Accuracy, macro precision, recall and F1, confusion matrix, log-loss, and ROC AUC for two classes.",
             arguments: [
-                .init("model", .artifact(.model), summary: "the model to evaluate"),
+                modelToEvaluate,
                 .init("data", .artifact(.dataset), summary: "the labelled rows to evaluate it on"),
                 .init("min_accuracy", .float, .optional, minimum: 0, maximum: 1, summary: "fail the step when accuracy is lower"),
             ],
-            outputs: [classificationMetrics]
+            outputs: [evaluationMetrics]
         ),
         OpSignature(
             name: "eval/regression", version: 1,
             summary: "RMSE, MAE and R².",
             arguments: [
-                .init("model", .artifact(.model), summary: "the model to evaluate"),
+                modelToEvaluate,
                 .init("data", .artifact(.dataset), summary: "the rows to evaluate it on"),
                 .init("min_r2", .float, .optional, summary: "fail the step when R² is lower"),
             ],
-            outputs: [.init("metrics", .metrics, summary: "the evaluation metrics")]
+            outputs: [evaluationMetrics]
         ),
         OpSignature(
             name: "eval/clustering", version: 1,
@@ -178,9 +189,9 @@ public enum BuiltinOps {
                 .init("model", .artifact(.model), summary: "the clustering model"),
                 .init("data", .artifact(.dataset), summary: "the rows to evaluate it on"),
                 .init("sample", .int, .defaultValue(.int(2000)), minimum: 2, summary: "rows sampled for the silhouette"),
-                .init("seed", .int, .defaultValue(.int(0)), summary: "the sample's seed"),
+                seed("the sample's seed"),
             ],
-            outputs: [.init("metrics", .metrics, summary: "the evaluation metrics")]
+            outputs: [evaluationMetrics]
         ),
 
         // MARK: model
