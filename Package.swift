@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "blacktail", targets: ["blacktail"]),
         .library(name: "PipelineLanguage", targets: ["PipelineLanguage"]),
         .library(name: "BlacktailOps", targets: ["BlacktailOps"]),
+        .library(name: "HDF5", targets: ["HDF5"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,19 @@ let package = Package(
             name: "CYAML",
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
+        ),
+        // HDF5 from the system (apt: libhdf5-dev), behind a shim for the macros Swift cannot import.
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        // A Swift layer over HDF5: files, groups, datasets, attributes, partial I/O. No HDF5 C type
+        // appears in its API.
+        .target(
+            name: "HDF5",
+            dependencies: ["CHDF5"],
+            swiftSettings: swiftSettings
         ),
         // The pipeline language: YAML with source positions, expressions, diagnostics,
         // the compiler to a validated plan, and the plan's renderings. No I/O beyond reading a file.
@@ -60,6 +74,11 @@ let package = Package(
             name: "PipelineLanguageTests",
             dependencies: ["PipelineLanguage", "BlacktailOps"],
             exclude: ["Golden"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HDF5Tests",
+            dependencies: ["HDF5"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
