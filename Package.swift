@@ -41,6 +41,15 @@ let package = Package(
             dependencies: ["CHDF5"],
             swiftSettings: swiftSettings
         ),
+        // The dataset format (docs/formats.md), CSV import, and the data transformations, over HDF5.
+        .target(
+            name: "BlacktailData",
+            dependencies: [
+                "HDF5",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The pipeline language: YAML with source positions, expressions, diagnostics,
         // the compiler to a validated plan, and the plan's renderings. No I/O beyond reading a file.
         .target(

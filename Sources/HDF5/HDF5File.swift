@@ -30,7 +30,9 @@ public final class HDF5File {
         HDF5Library.ensureInitialized()
         let access = try fileAccess(path)
         defer { access.close() }
-        let id = H5Fcreate(path, overwrite ? bt_H5F_ACC_TRUNC() : bt_H5F_ACC_EXCL(), bt_H5P_DEFAULT(), access.id)
+        let creation = HDF5Handle(H5Pcreate(bt_H5P_FILE_CREATE()), .propertyList)
+        H5Pset_obj_track_times(creation.id, false)
+        let id = H5Fcreate(path, overwrite ? bt_H5F_ACC_TRUNC() : bt_H5F_ACC_EXCL(), creation.id, access.id)
         guard id >= 0 else { throw HDF5Library.error(.library, file: path, "cannot create the file") }
         return HDF5File(path: path, id: id)
     }

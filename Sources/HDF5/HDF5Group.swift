@@ -70,7 +70,9 @@ public final class HDF5Group: HDF5Object {
         guard !contains(name) else { throw HDF5Error(.alreadyExists, file: file.path, object: childPath(name), "it exists already") }
         let links = HDF5Handle(H5Pcreate(bt_H5P_LINK_CREATE()), .propertyList)
         H5Pset_create_intermediate_group(links.id, 1)
-        let id = H5Gcreate2(handle.id, name, links.id, bt_H5P_DEFAULT(), bt_H5P_DEFAULT())
+        let creation = HDF5Handle(H5Pcreate(bt_H5P_GROUP_CREATE()), .propertyList)
+        H5Pset_obj_track_times(creation.id, false)
+        let id = H5Gcreate2(handle.id, name, links.id, creation.id, bt_H5P_DEFAULT())
         guard id >= 0 else { throw HDF5Library.error(file: file.path, object: childPath(name), "cannot create the group") }
         return HDF5Group(file: file, path: childPath(name), handle: HDF5Handle(id, .group))
     }
@@ -104,6 +106,8 @@ public final class HDF5Group: HDF5Object {
         var dimensions = shape.map { hsize_t($0) }
         var maximum = dimensions
         let creation = HDF5Handle(H5Pcreate(bt_H5P_DATASET_CREATE()), .propertyList)
+        // No modification times in object headers: the same content gives the same bytes.
+        H5Pset_obj_track_times(creation.id, false)
         if case .chunked(let rows, let compression, let shuffle, let extendable) = layout {
             let rowElements = shape.dropFirst().reduce(1, *)
             let elementBytes = elementType == .string ? 16 : 8

@@ -236,3 +236,24 @@ final class TemporaryFolder {
         thrown { () throws -> Void in _ = try body() }
     }
 }
+
+@Suite struct HDF5ReproducibilityTests {
+    @Test func theSameContentGivesTheSameBytes() throws {
+        let folder = try TemporaryFolder()
+        var digests: [Data] = []
+        for name in ["a.h5", "b.h5"] {
+            let path = folder.path(name)
+            do {
+                let file = try HDF5File.create(at: path)
+                let group = try file.root.createGroup("g")
+                let dataset = try group.createDataset("x", of: .float32, shape: [100, 4], layout: .chunked(rows: 10, gzip: 4, shuffle: true))
+                try dataset.write((0..<400).map { Float($0) / 3 })
+                try dataset.setAttribute("names", .strings(["a", "b", "c", "d"]))
+                try file.root.setAttribute("format", .string("test"))
+            }
+            digests.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+            Thread.sleep(forTimeInterval: 1.1)  // a timestamp, if written, would differ
+        }
+        #expect(digests[0] == digests[1])
+    }
+}
