@@ -65,6 +65,8 @@ let package = Package(
             name: "BlacktailOps",
             dependencies: [
                 "PipelineLanguage",
+                "BlacktailData",
+                "HDF5",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

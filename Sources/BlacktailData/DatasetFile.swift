@@ -10,12 +10,18 @@ public enum DatasetFile {
     /// Writes a whole dataset, replacing any file at the path.
     public static func write(_ dataset: Dataset, to path: String, compression: Int? = nil) throws(DatasetError) {
         try dataset.validate(file: path)
-        let writer = try DatasetWriter(path: path, featureNames: dataset.featureNames, task: dataset.task, compression: compression)
-        switch dataset.targets {
-        case .classes(let ids): try writer.append(features: dataset.features, classIDs: ids)
-        case .values(let values): try writer.append(features: dataset.features, values: values)
+        let writer = try DatasetWriter(path: path, featureNames: dataset.featureNames, compression: compression)
+        do {
+            switch dataset.targets {
+            case .classes(let ids): try writer.append(features: dataset.features, classIDs: ids)
+            case .values(let values): try writer.append(features: dataset.features, values: values)
+            }
+            try writer.finish(task: dataset.task, classes: dataset.classes, targetName: dataset.targetName, provenance: dataset.provenance)
+        } catch {
+            writer.abandon()
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
         }
-        try writer.finish(classes: dataset.classes, targetName: dataset.targetName, provenance: dataset.provenance)
     }
 
     /// Reads a whole dataset; files written by hand with h5py need only `/features` and `/targets`.
@@ -203,65 +209,123 @@ public final class DatasetReader {
 }
 
 /// Writes a dataset file row block by row block, so data larger than memory can stream in.
+///
+/// Targets may come with the features (``append(features:classIDs:)``), or later and separately
+/// (``appendFeatures(_:)`` then ``appendTargets(classIDs:)`` or ``appendTargets(values:)``), as when
+/// the task is known only after every row was read.
 public final class DatasetWriter {
     public let path: String
     public let featureNames: [String]
-    public let task: Dataset.Task
     private let file: HDF5File
+    private let root: HDF5Group
     private let features: HDF5Dataset
-    private let targets: HDF5Dataset
+    private var targets: HDF5Dataset?
+    private let compression: Int?
     public private(set) var rowCount = 0
+    public private(set) var targetCount = 0
 
-    /// Creates the file (replacing one at the path) with empty, extendable `/features` and `/targets`.
-    public init(path: String, featureNames: [String], task: Dataset.Task, compression: Int? = nil) throws(DatasetError) {
+    /// Creates the file (replacing one at the path) with an empty, extendable `/features`.
+    public init(path: String, featureNames: [String], compression: Int? = nil) throws(DatasetError) {
         self.path = path
         self.featureNames = featureNames
-        self.task = task
+        self.compression = compression
         let width = max(featureNames.count, 1)
         // Chunks of about 1 MiB of features; shuffle helps gzip on floats.
         let rows = max(1, (1 << 20) / (width * 4))
         let file = try hdf5 { () throws(HDF5Error) in try HDF5File.create(at: path, overwrite: true) }
         self.file = file
         let root = try hdf5 { () throws(HDF5Error) in try file.root }
+        self.root = root
         features = try hdf5 { () throws(HDF5Error) in
             try root.createDataset(
                 "features", of: .float32, shape: [0, featureNames.count],
                 layout: .chunked(rows: rows, gzip: compression, shuffle: compression != nil, extendable: true)
             )
         }
-        targets = try hdf5 { () throws(HDF5Error) in
-            try root.createDataset(
-                "targets", of: task == .regression ? .float64 : .int64, shape: [0],
-                layout: .chunked(rows: max(rows, 4096), gzip: compression, shuffle: compression != nil, extendable: true)
-            )
-        }
     }
 
     /// Appends rows of classification (or unlabelled) data.
     public func append(features rowFeatures: [Float], classIDs: [Int64]) throws(DatasetError) {
-        guard task != .regression else { throw DatasetError(file: path, place: "/targets", "regression targets are numbers, not class ids") }
-        try appendFeatures(rowFeatures, rows: classIDs.count)
-        try hdf5 { () throws(HDF5Error) in try targets.append(classIDs) }
+        try appendFeatures(rowFeatures)
+        try appendTargets(classIDs: classIDs)
     }
 
     /// Appends rows of regression data.
     public func append(features rowFeatures: [Float], values: [Double]) throws(DatasetError) {
-        guard task == .regression else { throw DatasetError(file: path, place: "/targets", "\(task.rawValue) targets are class ids") }
-        try appendFeatures(rowFeatures, rows: values.count)
-        try hdf5 { () throws(HDF5Error) in try targets.append(values) }
+        try appendFeatures(rowFeatures)
+        try appendTargets(values: values)
     }
 
-    private func appendFeatures(_ rowFeatures: [Float], rows: Int) throws(DatasetError) {
-        guard rowFeatures.count == rows * featureNames.count else {
-            throw DatasetError(file: path, place: "/features", "\(rowFeatures.count) values are not \(rows) rows of \(featureNames.count) features")
+    /// Appends whole rows of features.
+    public func appendFeatures(_ rowFeatures: [Float]) throws(DatasetError) {
+        guard featureNames.isEmpty ? rowFeatures.isEmpty : rowFeatures.count % featureNames.count == 0 else {
+            throw DatasetError(file: path, place: "/features", "\(rowFeatures.count) values are not whole rows of \(featureNames.count) features")
         }
         try hdf5 { () throws(HDF5Error) in try features.append(rowFeatures) }
-        rowCount += rows
+        rowCount = features.rowCount
+    }
+
+    /// Appends class ids (-1 for a row without a label).
+    public func appendTargets(classIDs: [Int64]) throws(DatasetError) {
+        let targets = try targetsDataset(.int64)
+        try hdf5 { () throws(HDF5Error) in try targets.append(classIDs) }
+        targetCount += classIDs.count
+    }
+
+    /// Appends regression targets.
+    public func appendTargets(values: [Double]) throws(DatasetError) {
+        let targets = try targetsDataset(.float64)
+        try hdf5 { () throws(HDF5Error) in try targets.append(values) }
+        targetCount += values.count
+    }
+
+    private func targetsDataset(_ type: HDF5ElementType) throws(DatasetError) -> HDF5Dataset {
+        if let targets {
+            guard targets.elementType == type else {
+                throw DatasetError(file: path, place: "/targets", "holds \(targets.elementType?.rawValue ?? "?"), not \(type.rawValue)")
+            }
+            return targets
+        }
+        let created = try hdf5 { () throws(HDF5Error) in
+            try root.createDataset(
+                "targets", of: type, shape: [0],
+                layout: .chunked(rows: 1 << 16, gzip: compression, shuffle: compression != nil, extendable: true)
+            )
+        }
+        targets = created
+        return created
+    }
+
+    /// Overwrites whole rows of features from row `start` (to fill in imputed values).
+    public func rewriteFeatures(_ rowFeatures: [Float], startingAt start: Int) throws(DatasetError) {
+        try hdf5 { () throws(HDF5Error) in try features.writeRows(rowFeatures, startingAt: start) }
+    }
+
+    /// Reads back rows of features already written.
+    public func readFeatures(_ range: Range<Int>) throws(DatasetError) -> [Float] {
+        try hdf5 { () throws(HDF5Error) in try features.readRows(range, as: Float.self) }
     }
 
     /// Writes the attributes and closes the file.
-    public func finish(classes: [String], targetName: String = "", provenance: Dataset.Provenance) throws(DatasetError) {
-        let root = try hdf5 { () throws(HDF5Error) in try file.root }
+    /// - Throws: ``DatasetError`` when the targets do not match the rows or the task.
+    public func finish(task: Dataset.Task, classes: [String], targetName: String = "", provenance: Dataset.Provenance) throws(DatasetError) {
+        if task == .unlabelled, targets == nil {
+            var remaining = rowCount - targetCount
+            while remaining > 0 {
+                let block = min(remaining, 1 << 16)
+                try appendTargets(classIDs: [Int64](repeating: -1, count: block))
+                remaining -= block
+            }
+        }
+        if targets == nil, rowCount == 0 {
+            _ = try targetsDataset(task == .regression ? .float64 : .int64)
+        }
+        guard targetCount == rowCount, let targets else {
+            throw DatasetError(file: path, place: "/targets", "has \(targetCount) rows, but /features has \(rowCount)")
+        }
+        guard (task == .regression) == (targets.elementType == .float64) else {
+            throw DatasetError(file: path, place: "/targets", "\(task.rawValue) data needs \(task == .regression ? "float" : "integer") targets")
+        }
         let attributes: [(String, HDF5AttributeValue)] = [
             ("format", .string(DatasetFile.format)),
             ("task", .string(task.rawValue)),
@@ -278,7 +342,7 @@ public final class DatasetWriter {
         file.close()
     }
 
-    /// Closes the file without finishing it (after an error); the partial file should be removed.
+    /// Closes the file without finishing it, after an error; the caller removes the partial file.
     public func abandon() {
         file.close()
     }

@@ -2,7 +2,26 @@ public import PipelineLanguage
 
 /// The built-in ops of this build.
 public enum BuiltinOps {
-    public static let catalogue = OpCatalogue(signatures: signatures, implementations: [])
+    public static let catalogue = OpCatalogue(signatures: signatures, implementations: implementations)
+
+    /// The ops this build can run.
+    static let implementations: [any Op] = [
+        ImportCSVOp(),
+        SplitOp(),
+        NormalizeOp(),
+        GenerateOp(),
+        SampleOp(),
+        ShuffleOp(),
+        SelectFeaturesOp(),
+    ]
+
+    /// The declared signature of a built-in op, for its implementation to return.
+    static func signature(_ name: String) -> OpSignature {
+        guard let signature = signatures.first(where: { $0.name == name }) else {
+            preconditionFailure("no signature is declared for the built-in op \(name)")
+        }
+        return signature
+    }
 
     // Arguments and outputs that several ops share.
     private typealias Argument = OpSignature.Argument
@@ -87,6 +106,38 @@ public enum BuiltinOps {
                 seed("the generator's seed"),
             ],
             outputs: [.init("dataset", .dataset, summary: "the generated dataset")]
+        ),
+
+        OpSignature(
+            name: "data/sample", version: 1,
+            summary: "Draws a seeded random sample of rows, without replacement, in their original order.",
+            arguments: [
+                .init("input", .artifact(.dataset), summary: "the dataset to sample"),
+                .init("rows", .int, .optional, minimum: 0, summary: "how many rows to keep"),
+                .init("fraction", .float, .optional, minimum: 0, maximum: 1, summary: "what share of the rows to keep (instead of rows)"),
+                seed("the sample's seed"),
+            ],
+            outputs: [.init("dataset", .dataset, summary: "the sampled rows")]
+        ),
+        OpSignature(
+            name: "data/shuffle", version: 1,
+            summary: "Puts the rows in a seeded random order.",
+            arguments: [
+                .init("input", .artifact(.dataset), summary: "the dataset to shuffle"),
+                seed("the shuffle's seed"),
+            ],
+            outputs: [.init("dataset", .dataset, summary: "the same rows, shuffled")]
+        ),
+        OpSignature(
+            name: "data/select-features", version: 1,
+            summary: "Keeps the named features, in the order given, or drops them.",
+            arguments: [
+                .init("input", .artifact(.dataset), summary: "the dataset"),
+                .init("features", .list(.string), summary: "feature names"),
+                .init("mode", .string, .defaultValue(.string("keep")), choices: ["keep", "drop"].map(Value.string),
+                      summary: "keep only these features, or drop them"),
+            ],
+            outputs: [.init("dataset", .dataset, summary: "the dataset with the chosen features")]
         ),
 
         // MARK: train

@@ -197,6 +197,27 @@ public final class HDF5Dataset: HDF5Object {
         shape = newShape
     }
 
+    /// Overwrites whole rows, starting at row `start`; `values` holds whole rows.
+    public func writeRows<Element: HDF5Element>(_ values: [Element], startingAt start: Int) throws(HDF5Error) {
+        HDF5Library.ensureInitialized()
+        guard !shape.isEmpty, rowWidth > 0, values.count % rowWidth == 0 else {
+            throw HDF5Error(.shapeMismatch, file: file.path, object: path, "\(values.count) values are not whole rows of \(rowWidth)")
+        }
+        let rows = values.count / rowWidth
+        guard start >= 0, start + rows <= rowCount else {
+            throw HDF5Error(.shapeMismatch, file: file.path, object: path, "rows \(start)..<\(start + rows) are outside the dataset's \(rowCount) rows")
+        }
+        try checkWritable(Element.self, count: values.count, expected: values.count)
+        guard rows > 0 else { return }
+        let space = HDF5Handle(H5Dget_space(handle.id), .dataspace)
+        var offset = [hsize_t(start)] + shape.dropFirst().map { _ in 0 }
+        var count = [hsize_t(rows)] + shape.dropFirst().map { hsize_t($0) }
+        H5Sselect_hyperslab(space.id, H5S_SELECT_SET, &offset, nil, &count, nil)
+        var dimension = hsize_t(values.count)
+        let memory = HDF5Handle(H5Screate_simple(1, &dimension, nil), .dataspace)
+        try write(values, fileSpace: space.id, memorySpace: memory.id)
+    }
+
     /// Writes the whole dataset as text.
     public func write(strings: [String]) throws(HDF5Error) {
         HDF5Library.ensureInitialized()

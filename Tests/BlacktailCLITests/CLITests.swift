@@ -129,14 +129,15 @@ import Testing
     @Test func opsListsTheCatalogue() throws {
         let all = try run(["ops"])
         #expect(all.status == 0)
-        #expect(all.stdout.contains("data/import-csv@1  (not yet runnable)\n"))
+        #expect(all.stdout.contains("data/import-csv@1\n"))
+        #expect(all.stdout.contains("train/mlp@1  (not yet runnable)\n"))
         let train = try run(["ops", "train"])
         let names = train.stdout.split(separator: "\n").filter { !$0.hasPrefix(" ") }.map { $0.split(separator: "@")[0] }
         #expect(names == ["train/linear", "train/logistic", "train/mlp", "train/kmeans", "train/pca"])
         let json = try run(["ops", "data/split", "--format", "json"])
         let ops = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
         #expect(ops?.count == 1)
-        #expect(ops?.first?["runnable"] as? Bool == false)
+        #expect(ops?.first?["runnable"] as? Bool == true)
         let unknown = try run(["ops", "nope"])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.hasPrefix("error: no op or namespace 'nope'"))
