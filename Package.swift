@@ -93,6 +93,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BlacktailDataTests",
+            dependencies: [
+                "BlacktailData",
+                "BlacktailOps",
+                "HDF5",
+                "PipelineLanguage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BlacktailCLITests",
             dependencies: ["blacktail"],
             exclude: ["Fixtures"],

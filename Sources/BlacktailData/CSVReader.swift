@@ -110,6 +110,7 @@ struct CSVReader {
             while true {
                 // One field.
                 if index < count, bytes[index] == UInt8(ascii: "\"") {
+                    let openingLine = line + lines
                     var content: [UInt8] = []
                     var cursor = index + 1
                     var closed = false
@@ -132,7 +133,7 @@ struct CSVReader {
                     }
                     guard closed else {
                         if !atEndOfFile { return .needMore }
-                        throw DatasetError(file: path, place: "line \(line + lines)", "a quoted field is not closed; add the closing \"")
+                        throw DatasetError(file: path, place: "line \(openingLine)", "a quoted field opened here is not closed; add the closing \"")
                     }
                     guard cursor >= count || bytes[cursor] == separator || bytes[cursor] == UInt8(ascii: "\n") || bytes[cursor] == UInt8(ascii: "\r") else {
                         throw DatasetError(file: path, place: "line \(line + lines)", "unexpected text after a quoted field; quote the whole field")
@@ -192,7 +193,7 @@ struct CSVReader {
 }
 
 /// Fast, correctly rounded parsing of decimal numbers from bytes.
-enum NumberParser {
+public enum NumberParser {
     private static let powers: [Double] = (0...22).map { exponent in
         var value = 1.0
         for _ in 0..<exponent { value *= 10 }
@@ -203,7 +204,7 @@ enum NumberParser {
     ///
     /// Plain decimals with up to 15 significant digits and a small exponent are computed exactly
     /// (Clinger's fast path); anything else goes through the C library's correctly rounded strtod.
-    static func double(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+    public static func double(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         var start = 0
         var end = bytes.count
         while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
