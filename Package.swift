@@ -77,6 +77,7 @@ let package = Package(
             dependencies: [
                 "PipelineLanguage",
                 "BlacktailOps",
+                "BlacktailData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -83,5 +83,8 @@ public final class HDF5File {
     }
 
     /// The number of HDF5 objects open in this process, for leak checks.
-    public static var openObjectCount: Int { HDF5Library.openObjectCount }
+    public static var openObjectCount: Int { HDF5Library.openObjectCount(inFile: nil) }
+
+    /// The number of HDF5 objects open in the file at `path` (the file itself included).
+    public static func openObjectCount(inFile path: String) -> Int { HDF5Library.openObjectCount(inFile: path) }
 }

@@ -3,6 +3,9 @@ internal import CHDF5
 /// Process-wide setup of the HDF5 library and the checks every call goes through.
 enum HDF5Library {
     private static let initialized: Void = {
+        // Blacktail closes every object itself; the library's own clean-up at exit would only
+        // complain about per-thread error stacks it cannot free.
+        H5dont_atexit()
         H5open()
     }()
 
@@ -55,10 +58,24 @@ enum HDF5Library {
         return HDF5Error(kind, file: file, object: object, message, stack: stack)
     }
 
-    /// The number of HDF5 objects (files, groups, datasets, attributes, types) open in the process.
-    static var openObjectCount: Int {
+    /// The number of HDF5 objects (files, groups, datasets, attributes) open in the process, in
+    /// the file at `path` only when it is given.
+    static func openObjectCount(inFile path: String?) -> Int {
         ensureInitialized()
-        return Int(H5Fget_obj_count(hid_t(bt_H5F_OBJ_ALL()), bt_H5F_OBJ_ALL()))
+        let all = hid_t(bt_H5F_OBJ_ALL())
+        let count = Int(H5Fget_obj_count(all, bt_H5F_OBJ_ALL()))
+        guard let path, count > 0 else { return path == nil ? count : 0 }
+        var ids = [hid_t](repeating: -1, count: count)
+        let listed = Int(H5Fget_obj_ids(all, bt_H5F_OBJ_ALL(), count, &ids))
+        var matching = 0
+        for id in ids.prefix(max(listed, 0)) {
+            let length = H5Fget_name(id, nil, 0)
+            guard length > 0 else { continue }
+            var name = [CChar](repeating: 0, count: length + 1)
+            H5Fget_name(id, &name, length + 1)
+            if String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) == path { matching += 1 }
+        }
+        return matching
     }
 }
 

@@ -14,6 +14,7 @@ struct Blacktail: AsyncParsableCommand {
             Graph.self,
             Ops.self,
             Schema.self,
+            DataCommand.self,
         ]
     )
 }

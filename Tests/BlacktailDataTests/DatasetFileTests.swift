@@ -81,6 +81,10 @@ import Testing
         #expect(message(names) == "\(names): / (feature_names): names 1 features, but /features has 2 columns")
         let notHDF5 = try scratch.file("notes.h5", "hello")
         #expect(message(notHDF5) == "\(notHDF5): not an HDF5 file (no HDF5 signature); it may be another format, or empty")
+        // Nothing stays open after a failed read.
+        for path in [noFeatures, flat, short, text, badClass, names] {
+            #expect(HDF5File.openObjectCount(inFile: path) == 0)
+        }
     }
 
     @Test func aMinimalHandWrittenFileIsReadWithDefaults() throws {
