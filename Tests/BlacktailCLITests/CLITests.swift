@@ -164,6 +164,34 @@ import Testing
         #expect(bad.stdout.contains("steps/train"))
     }
 
+    @Test func dataImportAndInspect() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("blacktail-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("wine.h5").path
+        let imported = try run(["data", "import", "datasets/wine.csv", "--label", "cultivar", "-o", output])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout == "\(output): 178 rows, classification, 3 classes\n")
+        let inspected = try run(["data", "inspect", output])
+        #expect(inspected.status == 0)
+        #expect(inspected.stdout.hasPrefix("\(output): 178 rows x 13 features (float32), classification, target 'cultivar'\n"))
+        #expect(inspected.stdout.contains("  0  class_0  59 rows (33.1%)\n"))
+        #expect(inspected.stderr.isEmpty)
+        let json = try run(["data", "inspect", output, "--format", "json"])
+        let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(document?["rows"] as? Int == 178)
+        #expect((document?["feature_statistics"] as? [[String: Any]])?.count == 13)
+
+        let missing = try run(["data", "inspect", folder.appendingPathComponent("missing.h5").path])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "error: \(folder.appendingPathComponent("missing.h5").path): no such file\n")
+        let badColumn = try run(["data", "import", "datasets/wine.csv", "--label", "kind", "-o", output])
+        #expect(badColumn.status == 1)
+        #expect(badColumn.stderr.hasPrefix("error: datasets/wine.csv: line 1: there is no column 'kind'; the columns are "))
+        let notData = try run(["data", "inspect", "README.md"])
+        #expect(notData.stderr == "error: README.md: not an HDF5 file (no HDF5 signature); it may be another format, or empty\n")
+    }
+
     @Test func versionAndHelp() throws {
         #expect(try run(["--version"]).stdout == "0.1.0\n")
         let help = try run(["--help"])
