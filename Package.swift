@@ -82,6 +82,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Swift side of benchmarks/hdf5 (run by hand; see benchmarks/README.md).
+        .executableTarget(
+            name: "blacktail-hdf5-benchmark",
+            dependencies: ["BlacktailData"],
+            path: "benchmarks/hdf5/Sources",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PipelineLanguageTests",
             dependencies: ["PipelineLanguage", "BlacktailOps"],

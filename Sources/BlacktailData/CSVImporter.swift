@@ -59,7 +59,7 @@ public struct CSVImporter: Sendable {
     ///   the wrong number of fields, or a label column that is not in the header.
     @discardableResult
     public func run(csv csvPath: String, to outputPath: String, progress: ((Int) -> Void)? = nil) throws(DatasetError) -> Summary {
-        var reader = try CSVReader(path: csvPath, separator: separator)
+        let reader = try CSVReader(path: csvPath, separator: separator)
         reader.blockSize = readBlockBytes
         defer { reader.close() }
         guard let headerCount = try reader.nextRecord() else { throw DatasetError(file: csvPath, "the file is empty; it needs a header row") }
@@ -148,9 +148,14 @@ public struct CSVImporter: Sendable {
             if wantsLabels, let labelIndex {
                 let text = reader.string(labelIndex).trimmingCharacters(in: .whitespaces)
                 let isMissing = text.isEmpty || Self.missingMarkers.contains(text.lowercased())
-                if isMissing, task == .regression || (task == .auto && allLabelsNumeric && !labelNames.isEmpty) {
+                // A missing label is an unlabelled row only when the task says classification; for
+                // regression, and for auto (which may turn out to be regression), it is a missing value.
+                if isMissing, task != .classification {
                     guard missing != .error else {
-                        throw DatasetError(file: csvPath, place: place(labelIndex), "missing target; set the missing-value policy to drop to leave such rows out")
+                        throw DatasetError(
+                            file: csvPath, place: place(labelIndex),
+                            "missing target; set the missing-value policy to drop to leave such rows out, or the task to classification to keep them unlabelled"
+                        )
                     }
                     dropped += 1
                     continue recordLoop

@@ -5,7 +5,7 @@ import Foundation
 /// RFC 4180 with the usual liberties: a header row, fields separated by one byte, fields quoted
 /// with `"` (a quote inside written `""`) that may hold separators and line breaks, `\n` or `\r\n`
 /// line ends, a UTF-8 byte order mark, and blank lines, which are skipped.
-struct CSVReader {
+final class CSVReader {
     let path: String
     let separator: UInt8
     private let handle: FileHandle
@@ -35,7 +35,7 @@ struct CSVReader {
     }
 
     /// Reads more of the file, keeping the bytes from `keep` on. Returns false at the end of the file.
-    private mutating func refill(keeping keep: Int) throws(DatasetError) -> Bool {
+    private func refill(keeping keep: Int) throws(DatasetError) -> Bool {
         guard !atEnd else { return false }
         let block: Data?
         do {
@@ -59,7 +59,7 @@ struct CSVReader {
 
     /// The next record's fields as byte ranges into ``bytes(of:)``, or nil at the end of the file.
     /// Blank lines are skipped.
-    mutating func nextRecord() throws(DatasetError) -> Int? {
+    func nextRecord() throws(DatasetError) -> Int? {
         while true {
             let start = position
             let startLine = line
@@ -102,7 +102,20 @@ struct CSVReader {
         case needMore
     }
 
-    private mutating func parseRecord(from start: Int, atEndOfFile: Bool = false) throws(DatasetError) -> Parse {
+    private func parseRecord(from start: Int, atEndOfFile: Bool = false) throws(DatasetError) -> Parse {
+        // The record's fields are collected in locals and handed back once, so the loop does not
+        // pay for an access check on the reader's properties at every byte.
+        var fields: [Range<Int>] = []
+        var unescaped: [Int: [UInt8]] = [:]
+        swap(&fields, &self.fields)
+        swap(&unescaped, &self.unescaped)
+        defer {
+            swap(&fields, &self.fields)
+            swap(&unescaped, &self.unescaped)
+        }
+        let line = self.line
+        let separator = self.separator
+        let path = self.path
         var index = start
         var lines = 0
         let count = buffer.count
@@ -177,7 +190,7 @@ struct CSVReader {
 
     /// Calls `body` with the bytes of field `index` of the current record.
     func withField<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws(DatasetError) -> Result) throws(DatasetError) -> Result {
-        if let content = unescaped[index] {
+        if !unescaped.isEmpty, let content = unescaped[index] {
             return try content.withUnsafeBufferPointer { pointer throws(DatasetError) in try body(pointer) }
         }
         let range = fields[index]
@@ -187,7 +200,7 @@ struct CSVReader {
     }
 
     func string(_ index: Int) -> String {
-        if let content = unescaped[index] { return String(decoding: content, as: UTF8.self) }
+        if !unescaped.isEmpty, let content = unescaped[index] { return String(decoding: content, as: UTF8.self) }
         return String(decoding: buffer[fields[index]], as: UTF8.self)
     }
 }

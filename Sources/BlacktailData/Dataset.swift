@@ -100,7 +100,7 @@ public struct Dataset: Sendable, Equatable {
 
     /// Checks that the parts agree: N x D features, N targets, class ids within the classes.
     public func validate(file: String) throws(DatasetError) {
-        guard featureCount > 0 || features.isEmpty else { throw DatasetError(file: file, "the dataset has no features") }
+        guard featureCount > 0 else { throw DatasetError(file: file, place: "/features", "the dataset has no features; it needs at least one") }
         guard features.count == rowCount * featureCount else {
             throw DatasetError(file: file, place: "/features", "\(features.count) values are not \(rowCount) rows of \(featureCount) features")
         }

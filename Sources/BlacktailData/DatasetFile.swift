@@ -10,7 +10,7 @@ public enum DatasetFile {
     /// Writes a whole dataset, replacing any file at the path.
     public static func write(_ dataset: Dataset, to path: String, compression: Int? = nil) throws(DatasetError) {
         try dataset.validate(file: path)
-        let writer = try DatasetWriter(path: path, featureNames: dataset.featureNames, compression: compression)
+        let writer = try DatasetWriter(path: path, featureNames: dataset.featureNames, compression: compression, expectedRows: dataset.rowCount)
         do {
             switch dataset.targets {
             case .classes(let ids): try writer.append(features: dataset.features, classIDs: ids)
@@ -104,7 +104,7 @@ public final class DatasetReader {
             guard targets.rowCount == rowCount else {
                 throw DatasetError(file: path, place: "/targets", "has \(targets.rowCount) rows, but /features has \(rowCount)")
             }
-            guard let type = targets.elementType, type != .string else {
+            guard let type = targets.elementType, type != .string, type != .bool else {
                 throw DatasetError(file: path, place: "/targets", "must hold numbers, not \(targets.elementType?.rawValue ?? "an unreadable type")")
             }
             targetsDataset = targets
@@ -221,17 +221,23 @@ public final class DatasetWriter {
     private let features: HDF5Dataset
     private var targets: HDF5Dataset?
     private let compression: Int?
+    private let chunkRows: Int
     public private(set) var rowCount = 0
     public private(set) var targetCount = 0
 
     /// Creates the file (replacing one at the path) with an empty, extendable `/features`.
-    public init(path: String, featureNames: [String], compression: Int? = nil) throws(DatasetError) {
+    ///
+    /// - Parameter expectedRows: the number of rows when known, so that a small dataset gets small
+    ///   chunks (a chunk is stored whole, however little of it is used).
+    public init(path: String, featureNames: [String], compression: Int? = nil, expectedRows: Int? = nil) throws(DatasetError) {
         self.path = path
         self.featureNames = featureNames
         self.compression = compression
-        let width = max(featureNames.count, 1)
-        // Chunks of about 1 MiB of features; shuffle helps gzip on floats.
-        let rows = max(1, (1 << 20) / (width * 4))
+        guard !featureNames.isEmpty else { throw DatasetError(file: path, place: "/features", "a dataset needs at least one feature") }
+        let width = featureNames.count
+        // Chunks of about 1 MiB of features, or the whole dataset when it is smaller; shuffle helps gzip on floats.
+        let rows = max(1, min((1 << 20) / (width * 4), expectedRows ?? .max))
+        self.chunkRows = rows
         let file = try hdf5 { () throws(HDF5Error) in try HDF5File.create(at: path, overwrite: true) }
         self.file = file
         let root = try hdf5 { () throws(HDF5Error) in try file.root }
@@ -289,7 +295,7 @@ public final class DatasetWriter {
         let created = try hdf5 { () throws(HDF5Error) in
             try root.createDataset(
                 "targets", of: type, shape: [0],
-                layout: .chunked(rows: 1 << 16, gzip: compression, shuffle: compression != nil, extendable: true)
+                layout: .chunked(rows: max(chunkRows, min(1 << 16, chunkRows * 64)), gzip: compression, shuffle: compression != nil, extendable: true)
             )
         }
         targets = created

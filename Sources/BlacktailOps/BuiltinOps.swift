@@ -215,7 +215,7 @@ public enum BuiltinOps {
         // MARK: eval
         OpSignature(
             name: "eval/classification", version: 1,
-            summary: "Accuracy, macro precision, recall and F1, confusion matrix, log-loss, and ROC AUC for two classes.",
+            summary: "Accuracy, macro precision, recall and F1, the confusion matrix (as confusion_TRUE_PREDICTED counts), log-loss, and ROC AUC for two classes.",
             arguments: [
                 modelToEvaluate,
                 .init("data", .artifact(.dataset), summary: "the labelled rows to evaluate it on"),

@@ -63,6 +63,9 @@ public final class HDF5File {
         let id = H5Pcreate(bt_H5P_FILE_ACCESS())
         guard id >= 0 else { throw HDF5Library.error(file: path, "cannot set up file access") }
         H5Pset_fclose_degree(id, H5F_CLOSE_STRONG)
+        // No chunk cache: whole chunks are read straight into the caller's buffer instead of through
+        // a copy, and a row of an uncompressed chunk is read alone rather than with its chunk.
+        H5Pset_cache(id, 0, 0, 0, 1.0)
         return HDF5Handle(id, .propertyList)
     }
 

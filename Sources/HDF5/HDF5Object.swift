@@ -195,6 +195,8 @@ enum HDF5Strings {
         if H5Tis_variable_str(storedType) > 0 {
             let (memoryType, _) = HDF5ElementType.string.memoryType()
             defer { H5Tclose(memoryType) }
+            // Read in the stored character set: HDF5 does not convert between ASCII and UTF-8.
+            H5Tset_cset(memoryType, H5Tget_cset(storedType))
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             let status = pointers.withUnsafeMutableBufferPointer { read(memoryType, UnsafeMutableRawPointer($0.baseAddress!)) }
             guard status >= 0 else { throw HDF5Library.error(file: file, object: object, "cannot read the strings") }
@@ -207,6 +209,7 @@ enum HDF5Strings {
         defer { H5Tclose(memoryType) }
         H5Tset_size(memoryType, size)
         H5Tset_strpad(memoryType, H5T_STR_NULLPAD)
+        H5Tset_cset(memoryType, H5Tget_cset(storedType))
         var bytes = [UInt8](repeating: 0, count: size * count)
         let status = bytes.withUnsafeMutableBufferPointer { read(memoryType, UnsafeMutableRawPointer($0.baseAddress!)) }
         guard status >= 0 else { throw HDF5Library.error(file: file, object: object, "cannot read the strings") }

@@ -76,3 +76,25 @@ import Testing
         #expect(attributes?["created_by"] as? String == "data/import-csv@1")
     }
 }
+
+extension H5pyInteropTests {
+    @Test func textInEitherCharacterSetIsRead() throws {
+        let scratch = try Scratch()
+        let path = scratch.path("text.h5")
+        let script = """
+            import sys, h5py, numpy as np
+            with h5py.File(sys.argv[1], "w") as f:
+                f["features"] = np.zeros((2, 2), dtype=np.float32)
+                f["targets"] = np.array([0, 1])
+                f.attrs.create("classes", np.array([b"no", b"yes"], dtype="S3"))
+                f.attrs.create("feature_names", np.array(["é".encode(), b"b"], dtype="S4"), dtype=h5py.string_dtype("utf-8", 4))
+                f.attrs.create("target_name", "answer", dtype=h5py.string_dtype("ascii"))
+            """
+        let result = try python(script, [path])
+        #expect(result.status == 0, "\(result.output)")
+        let dataset = try DatasetFile.read(path)
+        #expect(dataset.classes == ["no", "yes"])
+        #expect(dataset.featureNames == ["é", "b"])
+        #expect(dataset.targetName == "answer")
+    }
+}
