@@ -75,6 +75,8 @@ public struct CSVImporter: Sendable {
         let featureNames = featureColumns.map { header[$0] }
         let wantsLabels = labelIndex != nil && task != .unlabelled
 
+        // The source's digest is computed on another thread while this one parses.
+        let digest = BackgroundDigest(path: csvPath)
         let writer = try DatasetWriter(path: outputPath, featureNames: featureNames, compression: compression)
         let scratch = try ScratchTargets(directory: scratchDirectory, keepValues: task == .auto || task == .regression)
         var succeeded = false
@@ -118,19 +120,37 @@ public struct CSVImporter: Sendable {
             guard fieldCount == headerCount else {
                 throw DatasetError(file: csvPath, place: "line \(reader.recordLine)", "\(fieldCount) fields, but the header has \(headerCount)")
             }
-            var rowHasMissing = false
-            for (position, column) in featureColumns.enumerated() {
-                let value = try reader.withField(column) { bytes throws(DatasetError) -> Float? in
-                    if let number = NumberParser.double(bytes) { return Float(number) }
-                    let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                    if text.isEmpty || Self.missingMarkers.contains(text.lowercased()) { return nil }
-                    throw DatasetError(file: csvPath, place: place(column), "'\(text.prefix(40))' is not a number")
+            // Parse the row's numbers in one pass; the first field that is not a number stops it.
+            let stop = try reader.withRecord { fields, bytes, quoted throws(DatasetError) -> (position: Int, text: String)? in
+                try rowValues.withUnsafeMutableBufferPointer { values throws(DatasetError) -> (position: Int, text: String)? in
+                    for (position, column) in featureColumns.enumerated() {
+                        let parsed: Double?
+                        if !quoted.isEmpty, let content = quoted[column] {
+                            parsed = content.withUnsafeBufferPointer { NumberParser.double($0) }
+                        } else {
+                            parsed = NumberParser.double(UnsafeBufferPointer(rebasing: bytes[fields[column]]))
+                        }
+                        guard let parsed else {
+                            return (position, quoted[column].map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: bytes[fields[column]], as: UTF8.self))
+                        }
+                        values[position] = Float(parsed)
+                    }
+                    return nil
                 }
-                if let value, value.isFinite {
-                    rowValues[position] = value
-                } else if let value {
-                    throw DatasetError(file: csvPath, place: place(column), "\(value) does not fit in a float32")
-                } else {
+            }
+            var rowHasMissing = false
+            if let (position, text) = stop {
+                // Check each field from the first that did not parse: missing, or an error.
+                for (offset, column) in featureColumns.enumerated().dropFirst(position) {
+                    let field = offset == position ? text : reader.string(column)
+                    if let number = Array(field.utf8).withUnsafeBufferPointer({ NumberParser.double($0) }) {
+                        rowValues[offset] = Float(number)
+                        continue
+                    }
+                    let trimmed = field.trimmingCharacters(in: .whitespaces)
+                    guard trimmed.isEmpty || Self.missingMarkers.contains(trimmed.lowercased()) else {
+                        throw DatasetError(file: csvPath, place: place(column), "'\(trimmed.prefix(40))' is not a number")
+                    }
                     switch missing {
                     case .error:
                         throw DatasetError(file: csvPath, place: place(column), "missing value; set the missing-value policy to drop or impute-mean to accept it")
@@ -138,10 +158,13 @@ public struct CSVImporter: Sendable {
                         dropped += 1
                         continue recordLoop
                     case .imputeMean:
-                        rowValues[position] = .nan
+                        rowValues[offset] = .nan
                         rowHasMissing = true
                     }
                 }
+            }
+            if let infinite = rowValues.firstIndex(where: { $0.isInfinite }) {
+                throw DatasetError(file: csvPath, place: place(featureColumns[infinite]), "\(rowValues[infinite]) does not fit in a float32")
             }
             var labelID: Int64 = -1
             var labelValue = Double.nan
@@ -229,12 +252,11 @@ public struct CSVImporter: Sendable {
             let remap = labelNames.map { rank[$0]! }
             try scratch.copyIDs(into: writer, remap: remap)
         }
-        let digest = try DatasetFile.sha256(ofFile: csvPath)
         try writer.finish(
             task: resolvedTask,
             classes: classes,
             targetName: wantsLabels ? (label ?? "") : "",
-            provenance: Dataset.Provenance(sourceSHA256: digest, source: (csvPath as NSString).lastPathComponent, createdBy: createdBy)
+            provenance: Dataset.Provenance(sourceSHA256: try digest.result(), source: (csvPath as NSString).lastPathComponent, createdBy: createdBy)
         )
         succeeded = true
         return Summary(rows: rows, droppedRows: dropped, imputedValues: imputed, task: resolvedTask, classes: classes)
@@ -326,4 +348,27 @@ private final class ScratchTargets {
         try? FileManager.default.removeItem(atPath: idsPath)
         try? FileManager.default.removeItem(atPath: valuesPath)
     }
+}
+
+/// A file's sha256, computed on a thread of its own (not the caller's task pool), and waited for.
+/// The thread keeps the object alive until it has finished.
+private final class BackgroundDigest: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    // Written once by the thread before it signals `done`; read only after waiting for it.
+    private var outcome: Result<String, DatasetError> = .failure(DatasetError(file: "", "the digest was not computed"))
+
+    init(path: String) {
+        let thread = Thread { [self] in
+            self.outcome = Result { () throws(DatasetError) in try DatasetFile.sha256(ofFile: path) }
+            self.done.signal()
+        }
+        thread.start()
+    }
+
+    func result() throws(DatasetError) -> String {
+        done.wait()
+        done.signal()  // stays done for the next wait
+        return try outcome.get()
+    }
+
 }

@@ -188,15 +188,14 @@ final class CSVReader {
         }
     }
 
-    /// Calls `body` with the bytes of field `index` of the current record.
-    func withField<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws(DatasetError) -> Result) throws(DatasetError) -> Result {
-        if !unescaped.isEmpty, let content = unescaped[index] {
-            return try content.withUnsafeBufferPointer { pointer throws(DatasetError) in try body(pointer) }
-        }
-        let range = fields[index]
-        return try buffer.withUnsafeBufferPointer { pointer throws(DatasetError) in
-            try body(UnsafeBufferPointer(rebasing: pointer[range]))
-        }
+    /// The current record, seen at once: each field's range in `bytes`, and the unescaped text of its
+    /// quoted fields by index. One access to the reader's storage for the whole record.
+    func withRecord<Result>(
+        _ body: (_ fields: [Range<Int>], _ bytes: UnsafeBufferPointer<UInt8>, _ quoted: [Int: [UInt8]]) throws(DatasetError) -> Result
+    ) throws(DatasetError) -> Result {
+        let fields = self.fields
+        let quoted = self.unescaped
+        return try buffer.withUnsafeBufferPointer { bytes throws(DatasetError) in try body(fields, bytes, quoted) }
     }
 
     func string(_ index: Int) -> String {

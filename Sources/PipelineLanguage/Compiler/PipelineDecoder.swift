@@ -87,7 +87,11 @@ struct PipelineDecoder {
         let name = entry.key.text
         // `lr: 0.01` declares a parameter whose type is its default's.
         guard case .mapping(let body) = entry.value else {
-            guard let value = staticValue(entry.value), value != Value.null else {
+            guard let value = staticValue(entry.value) else {
+                // The value's own error was reported.
+                return ParamDeclaration(name: name, range: entry.key.range, type: .any).invalid
+            }
+            guard value != Value.null else {
                 diagnostics.error("invalid-param", "parameter '\(name)' needs a default or a declaration with 'type:'", at: entry.value.range)
                 return ParamDeclaration(name: name, range: entry.key.range, type: .any).invalid
             }
@@ -98,6 +102,8 @@ struct PipelineDecoder {
         var param = ParamDeclaration(name: name, range: entry.key.range, type: .any)
         param.description = body["description"].flatMap { string($0, what: "a description") }
         let defaultValue = body["default"].flatMap { staticValue($0) }
+        // A default whose value was in error was reported; the declaration is not checked further.
+        if body["default"] != nil, defaultValue == nil { return param.invalid }
         if let typeEntry = body.entry("type") {
             guard let typeName = string(typeEntry.value, what: "a parameter type") else { return param.invalid }
             guard Self.paramTypes.contains(typeName) else {

@@ -6,7 +6,7 @@ extension PlanBuilder {
         var axes: [(name: String, values: [Value])] = []
         for entry in matrix.entries where entry.key.text != "include" && entry.key.text != "exclude" {
             guard Naming.isIdentifier(entry.key.text) else {
-                diagnostics.error("invalid-name", "'\(entry.key.text)' is not a valid matrix axis name: use letters, digits and '_'", at: entry.key.range)
+                diagnostics.error("invalid-name", "'\(entry.key.text)' is not a valid matrix axis name: use letters, digits and '_', starting with a letter or '_', at most 64 characters", at: entry.key.range)
                 return nil
             }
             guard let value = constant(entry.value, scope: scope, expected: .list(.any), what: "matrix axis '\(entry.key.text)'") else {

@@ -42,6 +42,7 @@ struct PlanBuilder {
         var instances: [[[(axis: String, value: Value)]]] = []
         var nodeCount = 0
         var failedMatrices: Set<String> = []
+        var unusedAxes: [Diagnostic] = []
         for step in definition.steps {
             let expanded = expandMatrix(step)
             if step.matrix != nil, expanded == nil { failedMatrices.insert(step.id) }
@@ -69,10 +70,13 @@ struct PlanBuilder {
                     drafts.append(draft)
                 }
             }
-            reportUnusedAxes(of: step, combinations: instances[stepIndex])
+            unusedAxes += unreadAxes(of: step, combinations: instances[stepIndex])
         }
         // With errors, what counts as used is not reliable: a step in error is not fully read.
-        if !diagnostics.hasErrors { reportUnusedParams() }
+        if !diagnostics.hasErrors {
+            reportUnusedParams()
+            for warning in unusedAxes { diagnostics.report(warning) }
+        }
         if reportCycles() || diagnostics.hasErrors { return nil }
 
         let ordered = topologicalOrder(drafts)
@@ -150,17 +154,22 @@ struct PlanBuilder {
         }
     }
 
-    /// Instances that differ only in an axis the step never reads would compute the same thing.
-    mutating func reportUnusedAxes(of step: StepDefinition, combinations: [[(axis: String, value: Value)]]) {
-        guard let matrix = step.matrix, combinations.count > 1 else { return }
+    /// Warnings for axes the step never reads, when instances differ by them: such instances would
+    /// compute the same thing.
+    func unreadAxes(of step: StepDefinition, combinations: [[(axis: String, value: Value)]]) -> [Diagnostic] {
+        guard let matrix = step.matrix, combinations.count > 1 else { return [] }
+        var warnings: [Diagnostic] = []
         for entry in matrix.entries where entry.key.text != "include" && entry.key.text != "exclude" {
             guard !usedMatrixAxes.contains(entry.key.text) else { continue }
-            diagnostics.warning(
+            let values = combinations.compactMap { $0.first { $0.axis == entry.key.text }?.value }
+            guard Set(values.map(\.literal)).count > 1 else { continue }
+            warnings.append(.warning(
                 "unused-axis",
                 "matrix axis '\(entry.key.text)' is never used by step '\(step.id)'; its instances differ only by it and would compute the same thing",
                 at: entry.key.range
-            )
+            ))
         }
+        return warnings
     }
 
     mutating func reportUnusedParams() {

@@ -16,7 +16,10 @@ enum ScalarTyping {
         func message(for text: String) -> String {
             switch self {
             case .notFinite: "'\(text)' is not a finite number"
-            case .integerOutOfRange: "\(text) does not fit in an int (64 bits); write it as a float, like \(text).0, or quote it as a string"
+            case .integerOutOfRange where text.hasPrefix("0x") || text.hasPrefix("0o"):
+                "\(text) does not fit in an int (64 bits); quote it to make it a string"
+            case .integerOutOfRange:
+                "\(text) does not fit in an int (64 bits); write it as a float, like \(text).0, or quote it as a string"
             }
         }
     }

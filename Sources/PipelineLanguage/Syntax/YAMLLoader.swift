@@ -243,7 +243,8 @@ private struct Composer {
             return true
         }
         stack[index].pendingKey = nil
-        if key.isPlain, key.text == "<<" {
+        if key.isPlain, key.text == "<<", stack[index].firstKeyLocations["<<"] == nil {
+            stack[index].firstKeyLocations["<<"] = key.location
             stack[index].merged += mergeEntries(from: node)
             return true
         }
