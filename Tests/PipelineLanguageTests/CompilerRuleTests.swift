@@ -90,6 +90,8 @@ import Testing
         Case(name: "step output in a matrix axis", text: header + "steps:\n  g:\n    run: echo > ${{ outputs.o }}\n    outputs: {o: file}\n  a:\n    matrix:\n      x: ${{ steps.g.outputs.o }}\n    run: echo ${{ matrix.x }}\n", errors: ["9:14 expression"]),
         Case(name: "empty exclude entry", text: header + "steps:\n  a:\n    matrix:\n      x: [1, 2]\n      exclude: [{}]\n    run: echo ${{ matrix.x }}\n", errors: ["7:17 invalid-matrix"]),
         Case(name: "cpu above the limit", text: header + "steps:\n  a:\n    run: echo\n    resources: {cpu: 5000}\n", errors: ["6:22 constraint"]),
+        Case(name: "a default in error is reported once", text: header + "params:\n  a: .inf\n  b: {type: float, default: .nan}\nsteps:\n  s:\n    run: echo ${{ params.a }} ${{ params.b }}\n", errors: ["4:6 not-finite", "5:29 not-finite"]),
+        Case(name: "two merge keys", text: header + "x: &x {a: 1}\nsteps:\n  s:\n    <<: *x\n    <<: *x\n    run: echo\n", errors: ["7:5 duplicate-key"]),
         Case(name: "expression syntax error", text: header + "steps:\n  a:\n    run: echo ${{ params.x = 1 }}\n", errors: ["5:28 expression"]),
     ]
 
