@@ -134,3 +134,46 @@ import Testing
         #expect(Array(text.utf8).withUnsafeBufferPointer { NumberParser.double($0) } == nil)
     }
 }
+
+@Suite struct CSVFuzzTests {
+    /// SplitMix64, so the inputs are the same on every run.
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func anyBytesEndInADatasetOrAnError() throws {
+        let scratch = try Scratch()
+        let pieces: [[UInt8]] = ["a", "b", "y", ",", "\"", "\n", "\r\n", "1", "2.5", "-", "e9", "NA", " ", "x", "\u{FEFF}", "é"].map { Array($0.utf8) }
+        var random = Generator(state: 11)
+        for index in 0..<300 {
+            var bytes = Array("a,b,y\n".utf8)
+            for _ in 0..<Int.random(in: 0...60, using: &random) {
+                if Int.random(in: 0..<10, using: &random) == 0 {
+                    bytes.append(UInt8.random(in: 0...255, using: &random))
+                } else {
+                    bytes += pieces.randomElement(using: &random)!
+                }
+            }
+            let csv = scratch.path("fuzz-\(index).csv")
+            FileManager.default.createFile(atPath: csv, contents: Data(bytes))
+            var importer = CSVImporter(label: "y")
+            importer.scratchDirectory = scratch.url.path
+            importer.readBlockBytes = Int.random(in: 1...16, using: &random)
+            importer.missing = [.error, .drop, .imputeMean][index % 3]
+            do {
+                try importer.run(csv: csv, to: scratch.path("fuzz-\(index).h5"))
+                _ = try DatasetFile.read(scratch.path("fuzz-\(index).h5"))
+            } catch {
+                // A clear error is the other acceptable ending; no partial output is left behind.
+                #expect(!FileManager.default.fileExists(atPath: scratch.path("fuzz-\(index).h5")))
+            }
+        }
+    }
+}
