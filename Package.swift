@@ -41,6 +41,19 @@ let package = Package(
             dependencies: ["CHDF5"],
             swiftSettings: swiftSettings
         ),
+        // OpenBLAS from the system (apt: libopenblas-dev).
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Dense Float32 matrices over OpenBLAS, the BLAS thread budget, and the numeric helpers the
+        // training frameworks share.
+        .target(
+            name: "Numerics",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: swiftSettings
+        ),
         // The dataset format (docs/formats.md), CSV import, and the data transformations, over HDF5.
         .target(
             name: "BlacktailData",
@@ -48,6 +61,12 @@ let package = Package(
                 "HDF5",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The training frameworks, their checkpoints and metrics, over Numerics and the dataset format.
+        .target(
+            name: "Frameworks",
+            dependencies: ["Numerics", "BlacktailData", "HDF5"],
             swiftSettings: swiftSettings
         ),
         // The pipeline language: YAML with source positions, expressions, diagnostics,
@@ -67,6 +86,8 @@ let package = Package(
                 "PipelineLanguage",
                 "BlacktailData",
                 "HDF5",
+                "Numerics",
+                "Frameworks",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -104,11 +125,17 @@ let package = Package(
             name: "BlacktailDataTests",
             dependencies: [
                 "BlacktailData",
+                "Frameworks",
                 "BlacktailOps",
                 "HDF5",
                 "PipelineLanguage",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FrameworksTests",
+            dependencies: ["Frameworks", "Numerics", "BlacktailData"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

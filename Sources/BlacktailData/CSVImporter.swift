@@ -130,7 +130,7 @@ public struct CSVImporter: Sendable {
                         } else {
                             parsed = NumberParser.double(UnsafeBufferPointer(rebasing: bytes[fields[column]]))
                         }
-                        guard let parsed else {
+                        guard let parsed, Float(parsed).isFinite else {
                             return (position, quoted[column].map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: bytes[fields[column]], as: UTF8.self))
                         }
                         values[position] = Float(parsed)
@@ -143,11 +143,14 @@ public struct CSVImporter: Sendable {
                 // Check each field from the first that did not parse: missing, or an error.
                 for (offset, column) in featureColumns.enumerated().dropFirst(position) {
                     let field = offset == position ? text : reader.string(column)
+                    let trimmed = field.trimmingCharacters(in: .whitespaces)
                     if let number = Array(field.utf8).withUnsafeBufferPointer({ NumberParser.double($0) }) {
+                        guard Float(number).isFinite else {
+                            throw DatasetError(file: csvPath, place: place(column), "\(trimmed.prefix(40)) does not fit in a float32")
+                        }
                         rowValues[offset] = Float(number)
                         continue
                     }
-                    let trimmed = field.trimmingCharacters(in: .whitespaces)
                     guard trimmed.isEmpty || Self.missingMarkers.contains(trimmed.lowercased()) else {
                         throw DatasetError(file: csvPath, place: place(column), "'\(trimmed.prefix(40))' is not a number")
                     }
@@ -162,9 +165,6 @@ public struct CSVImporter: Sendable {
                         rowHasMissing = true
                     }
                 }
-            }
-            if let infinite = rowValues.firstIndex(where: { $0.isInfinite }) {
-                throw DatasetError(file: csvPath, place: place(featureColumns[infinite]), "\(rowValues[infinite]) does not fit in a float32")
             }
             var labelID: Int64 = -1
             var labelValue = Double.nan

@@ -92,6 +92,9 @@ public final class DatasetReader {
         }
         let rowCount = featuresDataset.shape[0]
         let featureCount = featuresDataset.shape[1]
+        guard featureCount > 0 else {
+            throw DatasetError(file: path, place: "/features", "has no columns; a dataset needs at least one feature")
+        }
         self.rowCount = rowCount
         self.featureCount = featureCount
 

@@ -13,6 +13,11 @@ public enum BuiltinOps {
         SampleOp(),
         ShuffleOp(),
         SelectFeaturesOp(),
+        TrainLinearOp(),
+        TrainLogisticOp(),
+        EvalClassificationOp(),
+        EvalRegressionOp(),
+        PredictOp(),
     ]
 
     /// The declared signature of a built-in op, for its implementation to return.

@@ -100,6 +100,7 @@ import Testing
         }
         #expect(BuiltinOps.catalogue.entries.filter(\.isRunnable).map(\.signature.name).sorted() == [
             "data/generate", "data/import-csv", "data/normalize", "data/sample", "data/select-features", "data/shuffle", "data/split",
+            "eval/classification", "eval/regression", "model/predict", "train/linear", "train/logistic",
         ])
     }
 }

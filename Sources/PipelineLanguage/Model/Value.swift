@@ -39,7 +39,7 @@ public indirect enum Value: Hashable, Sendable {
     }
 
     /// The number as a double, for ints and floats.
-    var number: Double? {
+    public var number: Double? {
         switch self {
         case .int(let value): Double(value)
         case .float(let value): value

@@ -1,0 +1,181 @@
+import BlacktailData
+import Foundation
+import HDF5
+import Frameworks
+import Numerics
+public import PipelineLanguage
+
+/// What the training, evaluation and prediction ops share.
+enum ModelOpSupport {
+    /// The op's value arguments, as a checkpoint's `/hyperparameters` stores them.
+    static func hyperparameters(_ context: OpContext) -> [(String, HyperparameterValue)] {
+        context.arguments.keys.sorted().compactMap { name in
+            guard case .value(let value)? = context.arguments[name] else { return nil }
+            let stored: HyperparameterValue? = switch value {
+            case .int(let int): .int(Int64(int))
+            case .float(let double): .double(double)
+            case .bool(let bool): .int(bool ? 1 : 0)
+            case .string(let string): .string(string)
+            case .list(let items):
+                if items.allSatisfy({ if case .int = $0 { true } else { false } }) {
+                    .ints(items.compactMap { if case .int(let int) = $0 { Int64(int) } else { nil } })
+                } else if items.allSatisfy({ $0.number != nil }) {
+                    .doubles(items.compactMap(\.number))
+                } else {
+                    .strings(items.map(\.interpolated))
+                }
+            case .null: nil
+            }
+            return stored.map { (name, $0) }
+        }
+    }
+
+    /// The scaler given as `preprocessing`, if any.
+    static func preprocessing(_ context: OpContext) throws -> Scaler? {
+        guard case .path(let path)? = context.arguments["preprocessing"] else { return nil }
+        guard let scaler = try CheckpointFile.readPreprocessing(path) else {
+            throw OpError("\(context.opName): \(path) holds no /preprocessing scaler")
+        }
+        return scaler
+    }
+
+    static func info(_ context: OpContext, framework: String, train: Dataset, epoch: Int = 0, random: SeededRandom? = nil) throws -> ModelInfo {
+        ModelInfo(
+            framework: framework, task: train.task, featureNames: train.featureNames, classes: train.classes,
+            targetName: train.targetName, hyperparameters: hyperparameters(context),
+            createdBy: "\(context.opName)@\(BuiltinOps.signature(context.opName).version)",
+            preprocessing: try preprocessing(context), epoch: epoch, randomState: random?.savedState ?? [],
+            blasThreads: BLAS.threadCount
+        )
+    }
+
+    static func writeMetrics(_ metrics: [String: Double], _ context: OpContext) throws {
+        try Metrics.json(metrics).write(toFile: try context.outputPath("metrics"), atomically: true, encoding: .utf8)
+    }
+
+    /// Fails the step when a metric is below its threshold, naming both values.
+    static func gate(_ metrics: [String: Double], metric: String, argument: String, _ context: OpContext) throws {
+        guard case .value(let threshold)? = context.arguments[argument], let minimum = threshold.number, let value = metrics[metric] else { return }
+        if value < minimum {
+            throw OpError("\(context.opName) at \(context.nodeID): \(metric) is \(value), below the required \(minimum) ('\(argument)')")
+        }
+    }
+}
+
+struct TrainLinearOp: Op {
+    let signature = BuiltinOps.signature("train/linear")
+
+    func run(_ context: OpContext) async throws {
+        BLAS.setThreadCount(context.threadBudget)
+        let (train, path) = try DataOpSupport.read(context, "train")
+        let model = try LinearRegression.fit(train, l2: try context.double("l2"), file: path)
+        try Checkpoint.write(model, info: try ModelOpSupport.info(context, framework: "linear", train: train), to: try context.outputPath("model"))
+    }
+}
+
+struct TrainLogisticOp: Op {
+    let signature = BuiltinOps.signature("train/logistic")
+
+    func run(_ context: OpContext) async throws {
+        BLAS.setThreadCount(context.threadBudget)
+        let (train, path) = try DataOpSupport.read(context, "train")
+        let validation = try { () throws -> Dataset? in
+            guard case .path(let validationPath)? = context.arguments["validation"] else { return nil }
+            return try DatasetFile.read(validationPath)
+        }()
+        var trainer = LogisticRegression()
+        trainer.learningRate = try context.double("learning_rate")
+        trainer.l2 = try context.double("l2")
+        trainer.epochs = try context.int("epochs")
+        trainer.seed = try DataOpSupport.seed(context)
+        let started = Date()
+        let (model, random) = try trainer.fit(train, validation: validation, file: path) { epoch in
+            try context.checkCancellation()
+            var metrics = ["loss": epoch.loss, "samples_per_second": Double(train.rowCount * epoch.epoch) / max(Date().timeIntervalSince(started), 1e-9)]
+            metrics["validation_accuracy"] = epoch.validationAccuracy
+            context.progress.report(ProgressUpdate(
+                fraction: Double(epoch.epoch) / Double(trainer.epochs), epoch: epoch.epoch, totalEpochs: trainer.epochs, metrics: metrics
+            ))
+        }
+        let info = try ModelOpSupport.info(context, framework: "logistic", train: train, epoch: trainer.epochs, random: random)
+        try Checkpoint.write(model, info: info, to: try context.outputPath("model"))
+        let trainInputs = Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features)
+        var metrics = Metrics.classification(probabilities: model.outputs(trainInputs), labels: train.classIDs ?? []).filter { !$0.key.hasPrefix("confusion_") }
+        metrics = Dictionary(uniqueKeysWithValues: metrics.map { ("train_\($0.key)", $0.value) })
+        if let validation {
+            let probabilities = model.outputs(Matrix(rows: validation.rowCount, columns: validation.featureCount, values: validation.features))
+            for (name, value) in Metrics.classification(probabilities: probabilities, labels: validation.classIDs ?? []) where !name.hasPrefix("confusion_") {
+                metrics["validation_\(name)"] = value
+            }
+        }
+        try ModelOpSupport.writeMetrics(metrics, context)
+    }
+}
+
+struct EvalClassificationOp: Op {
+    let signature = BuiltinOps.signature("eval/classification")
+
+    func run(_ context: OpContext) async throws {
+        BLAS.setThreadCount(context.threadBudget)
+        let (model, info) = try Checkpoint.read(try context.inputPath("model"))
+        let (data, path) = try DataOpSupport.read(context, "data")
+        guard model.output == .softmax, let labels = data.classIDs, data.task == .classification else {
+            throw OpError("eval/classification: needs a classifier and labelled classification data; \(path) is \(data.task.rawValue)")
+        }
+        guard data.classes == info.classes else {
+            throw OpError("eval/classification: \(path) names its classes \(data.classes), the model \(info.classes)")
+        }
+        let inputs = try modelInputs(data, for: info, applyingPreprocessing: false, file: path)
+        let metrics = Metrics.classification(probabilities: model.outputs(inputs), labels: labels)
+        try ModelOpSupport.writeMetrics(metrics, context)
+        try ModelOpSupport.gate(metrics, metric: "accuracy", argument: "min_accuracy", context)
+    }
+}
+
+struct EvalRegressionOp: Op {
+    let signature = BuiltinOps.signature("eval/regression")
+
+    func run(_ context: OpContext) async throws {
+        BLAS.setThreadCount(context.threadBudget)
+        let (model, info) = try Checkpoint.read(try context.inputPath("model"))
+        let (data, path) = try DataOpSupport.read(context, "data")
+        guard model.output == .identity, case .values(let targets) = data.targets else {
+            throw OpError("eval/regression: needs a regression model and regression data; \(path) is \(data.task.rawValue)")
+        }
+        let inputs = try modelInputs(data, for: info, applyingPreprocessing: false, file: path)
+        let predictions = model.outputs(inputs).values.map(Double.init)
+        let metrics = Metrics.regression(predictions: predictions, targets: targets)
+        try ModelOpSupport.writeMetrics(metrics, context)
+        try ModelOpSupport.gate(metrics, metric: "r2", argument: "min_r2", context)
+    }
+}
+
+struct PredictOp: Op {
+    let signature = BuiltinOps.signature("model/predict")
+
+    func run(_ context: OpContext) async throws {
+        BLAS.setThreadCount(context.threadBudget)
+        let (model, info) = try Checkpoint.read(try context.inputPath("model"))
+        let (data, path) = try DataOpSupport.read(context, "data")
+        let outputs = model.outputs(try modelInputs(data, for: info, applyingPreprocessing: true, file: path))
+        var predictions = data
+        predictions.classes = info.classes
+        predictions.targetName = info.targetName
+        let output = try context.outputPath("predictions")
+        switch model.output {
+        case .softmax:
+            predictions.task = .classification
+            predictions.targets = .classes(outputs.argmaxRows().map(Int64.init))
+        case .identity:
+            predictions.task = .regression
+            predictions.targets = .values(outputs.values.map(Double.init))
+        }
+        try DataOpSupport.write(predictions, to: "predictions", context, from: path)
+        if model.output == .softmax {
+            // The class probabilities beside the predicted ids.
+            let file = try HDF5File.open(at: output, mode: .readWrite)
+            defer { file.close() }
+            try file.root.writeDataset("probabilities", outputs.values, shape: [outputs.rows, outputs.columns])
+        }
+    }
+}
