@@ -18,6 +18,11 @@ public enum BuiltinOps {
         EvalClassificationOp(),
         EvalRegressionOp(),
         PredictOp(),
+        TrainMLPOp(),
+        TrainKMeansOp(),
+        TrainPCAOp(),
+        EvalClusteringOp(),
+        SelectBestOp(),
     ]
 
     /// The declared signature of a built-in op, for its implementation to return.

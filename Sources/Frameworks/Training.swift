@@ -7,7 +7,7 @@ public import Numerics
 public enum LinearRegression {
     /// - Throws: ``DatasetError`` when the targets are not numbers or the system is singular (a
     ///   feature that is a copy of another, with no ridge penalty).
-    public static func fit(_ dataset: Dataset, l2: Double, file: String = "") throws(DatasetError) -> LinearModel {
+    public static func fit(_ dataset: Dataset, l2: Double, file: String = "") throws(DatasetError) -> DenseNetwork {
         guard case .values(let targets) = dataset.targets else {
             throw DatasetError(file: file, "linear regression needs regression targets (numbers), but the dataset is \(dataset.task.rawValue)")
         }
@@ -40,11 +40,8 @@ public enum LinearRegression {
             throw DatasetError(file: file, "the features are linearly dependent; give 'l2' a positive value (ridge regression)")
         }
         let bias = targetMean - zip(solution, means).map { $0 * $1 }.reduce(0, +)
-        return LinearModel(
-            weights: Matrix(rows: width, columns: 1, values: solution.map(Float.init)),
-            bias: [Float(bias)],
-            output: .identity
-        )
+        let layer = DenseLayer(weights: Matrix(rows: width, columns: 1, values: solution.map(Float.init)), bias: [Float(bias)])
+        return DenseNetwork(layers: [layer], output: .identity)
     }
 }
 
@@ -108,7 +105,7 @@ public struct LogisticRegression: Sendable {
         validation: Dataset? = nil,
         file: String = "",
         report: (Epoch) throws -> Void = { _ in }
-    ) throws -> (model: LinearModel, random: SeededRandom) {
+    ) throws -> (model: DenseNetwork, random: SeededRandom) {
         guard train.task == .classification, let ids = train.classIDs else {
             throw DatasetError(file: file, "logistic regression needs classification data, but the dataset is \(train.task.rawValue)")
         }
@@ -119,12 +116,15 @@ public struct LogisticRegression: Sendable {
         }
         let width = train.featureCount
         let features = Matrix(rows: train.rowCount, columns: width, values: train.features)
-        var model = LinearModel(weights: Matrix(rows: width, columns: classes), bias: [Float](repeating: 0, count: classes), output: .softmax)
+        var model = DenseNetwork(
+            layers: [DenseLayer(weights: Matrix(rows: width, columns: classes), bias: [Float](repeating: 0, count: classes))],
+            output: .softmax
+        )
         var weightVelocity = Matrix(rows: width, columns: classes)
         var biasVelocity = [Float](repeating: 0, count: classes)
         var random = SeededRandom(seed: seed)
         var order = labelled
-        var best: (accuracy: Double, model: LinearModel)?
+        var best: (accuracy: Double, model: DenseNetwork)?
         let validationInputs = validation.map { Matrix(rows: $0.rowCount, columns: $0.featureCount, values: $0.features) }
 
         for epoch in 1...max(epochs, 1) {
@@ -144,14 +144,14 @@ public struct LogisticRegression: Sendable {
                 let scale = Float(1) / Float(batch.count)
                 var weightGradient = Matrix.product(inputs, gradient, transposeA: true)
                 weightGradient.scale(by: scale)
-                weightGradient.add(model.weights, scaledBy: Float(l2))
+                weightGradient.add(model.layers[0].weights, scaledBy: Float(l2))
                 let biasGradient = gradient.columnSums().map { $0 * scale }
                 weightVelocity.scale(by: Float(momentum))
                 weightVelocity.add(weightGradient, scaledBy: -Float(learningRate))
-                model.weights.add(weightVelocity)
+                model.layers[0].weights.add(weightVelocity)
                 for k in 0..<classes {
                     biasVelocity[k] = Float(momentum) * biasVelocity[k] - Float(learningRate) * biasGradient[k]
-                    model.bias[k] += biasVelocity[k]
+                    model.layers[0].bias[k] += biasVelocity[k]
                 }
             }
             var validationAccuracy: Double?

@@ -46,12 +46,14 @@ import Testing
             "train/logistic", ["train": .path(scaled["train"]!), "preprocessing": .path(scaled["scaler"]!)],
             outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "train"
         )
-        let (model, info) = try Checkpoint.read(trained["model"]!)
+        let (trained_, info, state) = try Checkpoint.read(trained["model"]!)
+        guard case .network(let model) = trained_ else { Issue.record("a network expected"); return }
+        #expect(state?.epoch == 100)
         #expect(info.framework == "logistic")
         #expect(info.classes == ["setosa", "versicolor", "virginica"])
         #expect(info.preprocessing != nil)
         #expect(info.createdBy == "train/logistic@1")
-        #expect(model.weights.rows == 4 && model.weights.columns == 3)
+        #expect(model.widths == [4, 3])
         #expect(try Metrics.read(trained["metrics"]!)["train_accuracy"]! > 0.9)
 
         let evaluated = try await run(

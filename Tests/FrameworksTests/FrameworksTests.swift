@@ -68,12 +68,12 @@ func matrix(_ dataset: Dataset) -> Matrix {
         }
         let dataset = Dataset(features: features, featureNames: ["a", "b", "c"], targets: .values(targets), task: .regression)
         let model = try LinearRegression.fit(dataset, l2: 0)
-        #expect(zip(model.weights.values, [Float(2), -3, 0.5]).allSatisfy { abs($0 - $1) < 1e-4 })
-        #expect(abs(model.bias[0] - 7) < 1e-4)
+        #expect(zip(model.layers[0].weights.values, [Float(2), -3, 0.5]).allSatisfy { abs($0 - $1) < 1e-4 })
+        #expect(abs(model.layers[0].bias[0] - 7) < 1e-4)
         // A copied feature without a penalty cannot be solved; with one it can.
         let copied = Dataset(features: features.enumerated().map { $0.offset % 3 == 2 ? features[$0.offset - 1] : $0.element }, featureNames: ["a", "b", "c"], targets: .values(targets), task: .regression)
         #expect(throws: DatasetError.self) { try LinearRegression.fit(copied, l2: 0) }
-        #expect(try LinearRegression.fit(copied, l2: 0.1).weights.rows == 3)
+        #expect(try LinearRegression.fit(copied, l2: 0.1).layers[0].weights.rows == 3)
     }
 
     @Test func diabetesRidgeReachesTheQualityBar() throws {

@@ -39,14 +39,37 @@ enum ModelOpSupport {
         return scaler
     }
 
-    static func info(_ context: OpContext, framework: String, train: Dataset, epoch: Int = 0, random: SeededRandom? = nil) throws -> ModelInfo {
+    static func info(_ context: OpContext, framework: String, train: Dataset) throws -> ModelInfo {
         ModelInfo(
             framework: framework, task: train.task, featureNames: train.featureNames, classes: train.classes,
             targetName: train.targetName, hyperparameters: hyperparameters(context),
             createdBy: "\(context.opName)@\(BuiltinOps.signature(context.opName).version)",
-            preprocessing: try preprocessing(context), epoch: epoch, randomState: random?.savedState ?? [],
-            blasThreads: BLAS.threadCount
+            preprocessing: try preprocessing(context), blasThreads: BLAS.threadCount
         )
+    }
+
+    /// Reads a model checkpoint given as `argument`, or fails the step naming it.
+    static func model(_ context: OpContext, _ argument: String = "model") throws -> (model: TrainedModel, info: ModelInfo, path: String) {
+        let path = try context.inputPath(argument)
+        let (model, info, _) = try Checkpoint.read(path)
+        return (model, info, path)
+    }
+
+    /// The network inside a checkpoint, or an error for other kinds of model.
+    static func network(_ model: TrainedModel, _ context: OpContext, path: String) throws -> DenseNetwork {
+        guard case .network(let network) = model else {
+            throw OpError("\(context.opName): \(path) is not a classifier or regressor (it is a clustering or projection model)")
+        }
+        return network
+    }
+
+    /// A per-epoch progress report: loss, validation score, samples/s and the estimated time left.
+    static func reportEpoch(_ context: OpContext, epoch: Int, of total: Int, loss: Double, validation: Double?, rows: Int, started: Date, firstEpoch: Int) {
+        let elapsed = max(Date().timeIntervalSince(started), 1e-9)
+        let done = epoch - firstEpoch + 1
+        var metrics = ["loss": loss, "samples_per_second": Double(rows * done) / elapsed, "eta_seconds": elapsed / Double(done) * Double(total - epoch)]
+        metrics["validation_score"] = validation
+        context.progress.report(ProgressUpdate(fraction: Double(epoch) / Double(max(total, 1)), epoch: epoch, totalEpochs: total, metrics: metrics))
     }
 
     static func writeMetrics(_ metrics: [String: Double], _ context: OpContext) throws {
@@ -69,7 +92,7 @@ struct TrainLinearOp: Op {
         BLAS.setThreadCount(context.threadBudget)
         let (train, path) = try DataOpSupport.read(context, "train")
         let model = try LinearRegression.fit(train, l2: try context.double("l2"), file: path)
-        try Checkpoint.write(model, info: try ModelOpSupport.info(context, framework: "linear", train: train), to: try context.outputPath("model"))
+        try Checkpoint.write(.network(model), info: try ModelOpSupport.info(context, framework: "linear", train: train), to: try context.outputPath("model"))
     }
 }
 
@@ -91,14 +114,13 @@ struct TrainLogisticOp: Op {
         let started = Date()
         let (model, random) = try trainer.fit(train, validation: validation, file: path) { epoch in
             try context.checkCancellation()
-            var metrics = ["loss": epoch.loss, "samples_per_second": Double(train.rowCount * epoch.epoch) / max(Date().timeIntervalSince(started), 1e-9)]
-            metrics["validation_accuracy"] = epoch.validationAccuracy
-            context.progress.report(ProgressUpdate(
-                fraction: Double(epoch.epoch) / Double(trainer.epochs), epoch: epoch.epoch, totalEpochs: trainer.epochs, metrics: metrics
-            ))
+            ModelOpSupport.reportEpoch(
+                context, epoch: epoch.epoch, of: trainer.epochs, loss: epoch.loss, validation: epoch.validationAccuracy,
+                rows: train.rowCount, started: started, firstEpoch: 1
+            )
         }
-        let info = try ModelOpSupport.info(context, framework: "logistic", train: train, epoch: trainer.epochs, random: random)
-        try Checkpoint.write(model, info: info, to: try context.outputPath("model"))
+        let info = try ModelOpSupport.info(context, framework: "logistic", train: train)
+        try Checkpoint.write(.network(model), info: info, state: TrainingState(epoch: trainer.epochs, random: random), to: try context.outputPath("model"))
         let trainInputs = Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features)
         var metrics = Metrics.classification(probabilities: model.outputs(trainInputs), labels: train.classIDs ?? []).filter { !$0.key.hasPrefix("confusion_") }
         metrics = Dictionary(uniqueKeysWithValues: metrics.map { ("train_\($0.key)", $0.value) })
@@ -117,7 +139,8 @@ struct EvalClassificationOp: Op {
 
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
-        let (model, info) = try Checkpoint.read(try context.inputPath("model"))
+        let (trained, info, modelPath) = try ModelOpSupport.model(context)
+        let model = try ModelOpSupport.network(trained, context, path: modelPath)
         let (data, path) = try DataOpSupport.read(context, "data")
         guard model.output == .softmax, let labels = data.classIDs, data.task == .classification else {
             throw OpError("eval/classification: needs a classifier and labelled classification data; \(path) is \(data.task.rawValue)")
@@ -137,7 +160,8 @@ struct EvalRegressionOp: Op {
 
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
-        let (model, info) = try Checkpoint.read(try context.inputPath("model"))
+        let (trained, info, modelPath) = try ModelOpSupport.model(context)
+        let model = try ModelOpSupport.network(trained, context, path: modelPath)
         let (data, path) = try DataOpSupport.read(context, "data")
         guard model.output == .identity, case .values(let targets) = data.targets else {
             throw OpError("eval/regression: needs a regression model and regression data; \(path) is \(data.task.rawValue)")
@@ -155,27 +179,43 @@ struct PredictOp: Op {
 
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
-        let (model, info) = try Checkpoint.read(try context.inputPath("model"))
+        let (trained, info, _) = try ModelOpSupport.model(context)
         let (data, path) = try DataOpSupport.read(context, "data")
-        let outputs = model.outputs(try modelInputs(data, for: info, applyingPreprocessing: true, file: path))
+        let inputs = try modelInputs(data, for: info, applyingPreprocessing: true, file: path)
         var predictions = data
         predictions.classes = info.classes
         predictions.targetName = info.targetName
-        let output = try context.outputPath("predictions")
-        switch model.output {
-        case .softmax:
+        var extra: (name: String, values: Matrix)?
+        switch trained {
+        case .network(let network):
+            let outputs = network.outputs(inputs)
+            if network.output == .softmax {
+                predictions.task = .classification
+                predictions.targets = .classes(outputs.argmaxRows().map(Int64.init))
+                extra = ("probabilities", outputs)
+            } else {
+                predictions.task = .regression
+                predictions.targets = .values(outputs.values.map(Double.init))
+            }
+        case .kmeans(let kmeans):
+            let (clusters, distances) = kmeans.assign(inputs)
             predictions.task = .classification
-            predictions.targets = .classes(outputs.argmaxRows().map(Int64.init))
-        case .identity:
-            predictions.task = .regression
-            predictions.targets = .values(outputs.values.map(Double.init))
+            predictions.classes = (0..<kmeans.centroids.rows).map { "cluster_\($0)" }
+            predictions.targets = .classes(clusters.map(Int64.init))
+            extra = ("distances", Matrix(rows: distances.count, columns: 1, values: distances.map(Float.init)))
+        case .pca(let pca):
+            // The projection takes the place of the features; the targets are kept.
+            let projected = pca.transform(inputs)
+            predictions.features = projected.values
+            predictions.featureNames = (0..<projected.columns).map { "pc\($0)" }
+            predictions.classes = data.classes
+            predictions.targetName = data.targetName
         }
         try DataOpSupport.write(predictions, to: "predictions", context, from: path)
-        if model.output == .softmax {
-            // The class probabilities beside the predicted ids.
-            let file = try HDF5File.open(at: output, mode: .readWrite)
+        if let extra {
+            let file = try HDF5File.open(at: try context.outputPath("predictions"), mode: .readWrite)
             defer { file.close() }
-            try file.root.writeDataset("probabilities", outputs.values, shape: [outputs.rows, outputs.columns])
+            try file.root.writeDataset(extra.name, extra.values.values, shape: [extra.values.rows, extra.values.columns])
         }
     }
 }
