@@ -110,6 +110,13 @@ let package = Package(
             path: "benchmarks/hdf5/Sources",
             swiftSettings: swiftSettings
         ),
+        // The Swift side of benchmarks/frameworks (run by hand; see benchmarks/README.md).
+        .executableTarget(
+            name: "blacktail-frameworks-benchmark",
+            dependencies: ["BlacktailData", "Frameworks", "Numerics"],
+            path: "benchmarks/frameworks/Sources",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PipelineLanguageTests",
             dependencies: ["PipelineLanguage", "BlacktailOps"],

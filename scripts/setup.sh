@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Blacktail needs that this machine lacks, and nothing else:
 #   - Debian packages: the C libraries (HDF5, OpenBLAS, libyaml) and pkg-config;
-#   - Python packages used by the test suite's independent checks (PyYAML, jsonschema, h5py).
+#   - Python packages used by the test suite's independent checks (PyYAML, jsonschema, h5py, numpy).
 # Swift itself (6.x) must be installed; the script looks for it on PATH and in /opt/swift.
 # Safe to run again: it only acts on what is missing.
 set -euo pipefail
@@ -37,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python packages for the tests' independent checks.
-python_modules=(yaml:PyYAML jsonschema:jsonschema h5py:h5py)
+python_modules=(yaml:PyYAML jsonschema:jsonschema h5py:h5py numpy:numpy)
 wanted=()
 for entry in "${python_modules[@]}"; do
   python3 -c "import ${entry%%:*}" 2>/dev/null || wanted+=("${entry##*:}")

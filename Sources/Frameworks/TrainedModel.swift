@@ -21,18 +21,25 @@ public struct KMeansModel: Sendable, Equatable {
     /// Distances come from ‖x‖² − 2 x·c + ‖c‖², with the products in one matrix multiplication.
     public func assign(_ features: Matrix) -> (clusters: [Int], distances: [Double]) {
         let cross = Matrix.product(features, centroids, transposeB: true)
-        let centroidNorms = (0..<centroids.rows).map { cluster in
+        let k = centroids.rows
+        let width = features.columns
+        let centroidNorms = (0..<k).map { cluster in
             centroids.row(cluster).reduce(0.0) { $0 + Double($1) * Double($1) }
         }
         var clusters = [Int](repeating: 0, count: features.rows)
         var distances = [Double](repeating: .infinity, count: features.rows)
-        for row in 0..<features.rows {
-            let norm = features.row(row).reduce(0.0) { $0 + Double($1) * Double($1) }
-            for cluster in 0..<centroids.rows {
-                let distance = max(0, norm - 2 * Double(cross[row, cluster]) + centroidNorms[cluster])
-                if distance < distances[row] {
-                    distances[row] = distance
-                    clusters[row] = cluster
+        features.values.withUnsafeBufferPointer { values in
+            cross.values.withUnsafeBufferPointer { products in
+                for row in 0..<features.rows {
+                    var norm = 0.0
+                    for column in 0..<width { norm += Double(values[row * width + column]) * Double(values[row * width + column]) }
+                    for cluster in 0..<k {
+                        let distance = max(0, norm - 2 * Double(products[row * k + cluster]) + centroidNorms[cluster])
+                        if distance < distances[row] {
+                            distances[row] = distance
+                            clusters[row] = cluster
+                        }
+                    }
                 }
             }
         }

@@ -6,6 +6,9 @@ public struct KMeans: Sendable {
     public var k: Int
     public var restarts: Int = 10
     public var maximumIterations: Int = 300
+    /// A run stops when the centroids move less than this, in squared distance summed over the
+    /// centroids, relative to the mean variance of the features (scikit-learn's rule).
+    public var tolerance: Double = 1e-4
     public var seed: UInt64 = 0
 
     public init(k: Int) {
@@ -21,36 +24,61 @@ public struct KMeans: Sendable {
         }
         var random = SeededRandom(seed: seed)
         var best: (KMeansModel, Double)?
+        let threshold = tolerance * Self.meanVariance(features)
         for _ in 0..<max(restarts, 1) {
-            let (model, inertia) = run(features, random: &random)
+            let (model, inertia) = run(features, threshold: threshold, random: &random)
             if best == nil || inertia < best!.1 { best = (model, inertia) }
         }
         return best!
     }
 
-    private func run(_ features: Matrix, random: inout SeededRandom) -> (KMeansModel, Double) {
+    private func run(_ features: Matrix, threshold: Double, random: inout SeededRandom) -> (KMeansModel, Double) {
         var model = KMeansModel(centroids: initialCentroids(features, random: &random))
         var assignment = model.assign(features)
+        let width = features.columns
         for _ in 0..<maximumIterations {
             // New centroids: the means of their rows; an empty cluster keeps its centroid.
-            var sums = [Double](repeating: 0, count: k * features.columns)
+            var sums = [Double](repeating: 0, count: k * width)
             var counts = [Int](repeating: 0, count: k)
-            for row in 0..<features.rows {
-                let cluster = assignment.clusters[row]
-                counts[cluster] += 1
-                for column in 0..<features.columns { sums[cluster * features.columns + column] += Double(features[row, column]) }
+            features.values.withUnsafeBufferPointer { values in
+                for row in 0..<features.rows {
+                    let cluster = assignment.clusters[row]
+                    counts[cluster] += 1
+                    let base = row * width
+                    let target = cluster * width
+                    for column in 0..<width { sums[target + column] += Double(values[base + column]) }
+                }
             }
+            var shift = 0.0
             for cluster in 0..<k where counts[cluster] > 0 {
-                for column in 0..<features.columns {
-                    model.centroids[cluster, column] = Float(sums[cluster * features.columns + column] / Double(counts[cluster]))
+                for column in 0..<width {
+                    let updated = Float(sums[cluster * width + column] / Double(counts[cluster]))
+                    let delta = Double(updated) - Double(model.centroids[cluster, column])
+                    shift += delta * delta
+                    model.centroids[cluster, column] = updated
                 }
             }
             let next = model.assign(features)
             let changed = next.clusters != assignment.clusters
             assignment = next
-            if !changed { break }
+            if !changed || shift <= threshold { break }
         }
         return (model, assignment.distances.reduce(0, +))
+    }
+
+    static func meanVariance(_ features: Matrix) -> Double {
+        guard features.rows > 0, features.columns > 0 else { return 0 }
+        var sums = [Double](repeating: 0, count: features.columns)
+        var squares = [Double](repeating: 0, count: features.columns)
+        for row in 0..<features.rows {
+            for column in 0..<features.columns {
+                let value = Double(features[row, column])
+                sums[column] += value
+                squares[column] += value * value
+            }
+        }
+        let rows = Double(features.rows)
+        return zip(sums, squares).map { max(0, $1 / rows - ($0 / rows) * ($0 / rows)) }.reduce(0, +) / Double(features.columns)
     }
 
     /// k-means++: the first centroid uniformly, each next one with probability proportional to the
@@ -60,13 +88,18 @@ public struct KMeans: Sendable {
         var distances = [Double](repeating: .infinity, count: features.rows)
         while chosen.count < k {
             let last = chosen[chosen.count - 1]
-            for row in 0..<features.rows {
-                var distance = 0.0
-                for column in 0..<features.columns {
-                    let delta = Double(features[row, column]) - Double(features[last, column])
-                    distance += delta * delta
+            let width = features.columns
+            features.values.withUnsafeBufferPointer { values in
+                let lastBase = last * width
+                for row in 0..<features.rows {
+                    var distance = 0.0
+                    let base = row * width
+                    for column in 0..<width {
+                        let delta = Double(values[base + column]) - Double(values[lastBase + column])
+                        distance += delta * delta
+                    }
+                    distances[row] = min(distances[row], distance)
                 }
-                distances[row] = min(distances[row], distance)
             }
             let total = distances.reduce(0, +)
             guard total > 0 else {
