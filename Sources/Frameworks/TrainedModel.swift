@@ -18,27 +18,33 @@ public struct KMeansModel: Sendable, Equatable {
 
     /// The nearest centroid of each row, and the squared distance to it (ties to the lower cluster).
     ///
-    /// Distances come from ‖x‖² − 2 x·c + ‖c‖², with the products in one matrix multiplication.
-    public func assign(_ features: Matrix) -> (clusters: [Int], distances: [Double]) {
-        let cross = Matrix.product(features, centroids, transposeB: true)
+    /// Distances come from ‖x‖² − 2 x·c + ‖c‖², the products in matrix multiplications, the rows
+    /// split over `threads` parts (`rowNorms` are the rows' squared lengths, when already known).
+    public func assign(_ features: Matrix, rowNorms: [Double]? = nil, threads: Int = 1) -> (clusters: [Int], distances: [Double]) {
         let k = centroids.rows
-        let width = features.columns
-        let centroidNorms = (0..<k).map { cluster in
-            centroids.row(cluster).reduce(0.0) { $0 + Double($1) * Double($1) }
-        }
+        let norms = rowNorms ?? features.rowSquaredNorms()
+        let centroidNorms = centroids.rowSquaredNorms()
         var clusters = [Int](repeating: 0, count: features.rows)
         var distances = [Double](repeating: .infinity, count: features.rows)
-        features.values.withUnsafeBufferPointer { values in
-            cross.values.withUnsafeBufferPointer { products in
-                for row in 0..<features.rows {
-                    var norm = 0.0
-                    for column in 0..<width { norm += Double(values[row * width + column]) * Double(values[row * width + column]) }
-                    for cluster in 0..<k {
-                        let distance = max(0, norm - 2 * Double(products[row * k + cluster]) + centroidNorms[cluster])
-                        if distance < distances[row] {
-                            distances[row] = distance
-                            clusters[row] = cluster
+        clusters.withUnsafeMutableBufferPointer { clusterPointer in
+            distances.withUnsafeMutableBufferPointer { distancePointer in
+                // Each part writes only its own rows.
+                nonisolated(unsafe) let clusterOut = clusterPointer
+                nonisolated(unsafe) let distanceOut = distancePointer
+                Parallel.forEachPart(features.rows, parts: threads) { _, range in
+                    let cross = features.product(ofRows: range, with: centroids, transposeOther: true)
+                    for (offset, row) in range.enumerated() {
+                        var best = Double.infinity
+                        var bestCluster = 0
+                        for cluster in 0..<k {
+                            let distance = max(0, norms[row] - 2 * Double(cross.values[offset * k + cluster]) + centroidNorms[cluster])
+                            if distance < best {
+                                best = distance
+                                bestCluster = cluster
+                            }
                         }
+                        clusterOut[row] = bestCluster
+                        distanceOut[row] = best
                     }
                 }
             }

@@ -79,7 +79,8 @@ enum Cholesky {
 }
 
 /// Softmax (multinomial logistic) regression, trained by minibatch gradient descent with momentum
-/// and an L2 penalty, in a seeded, repeatable order.
+/// and an L2 penalty, in a seeded, repeatable order, with the learning rate decaying along a cosine to
+/// zero at the last epoch, so that the last epochs settle instead of wandering.
 public struct LogisticRegression: Sendable {
     public var learningRate: Double = 0.1
     public var l2: Double = 0.0001
@@ -129,6 +130,7 @@ public struct LogisticRegression: Sendable {
 
         for epoch in 1...max(epochs, 1) {
             random.shuffle(&order)
+            let rate = learningRate * 0.5 * (1 + Foundation.cos(Double.pi * Double(epoch - 1) / Double(max(epochs, 1))))
             var lossSum = 0.0
             var start = 0
             while start < order.count {
@@ -147,10 +149,10 @@ public struct LogisticRegression: Sendable {
                 weightGradient.add(model.layers[0].weights, scaledBy: Float(l2))
                 let biasGradient = gradient.columnSums().map { $0 * scale }
                 weightVelocity.scale(by: Float(momentum))
-                weightVelocity.add(weightGradient, scaledBy: -Float(learningRate))
+                weightVelocity.add(weightGradient, scaledBy: -Float(rate))
                 model.layers[0].weights.add(weightVelocity)
                 for k in 0..<classes {
-                    biasVelocity[k] = Float(momentum) * biasVelocity[k] - Float(learningRate) * biasGradient[k]
+                    biasVelocity[k] = Float(momentum) * biasVelocity[k] - Float(rate) * biasGradient[k]
                     model.layers[0].bias[k] += biasVelocity[k]
                 }
             }

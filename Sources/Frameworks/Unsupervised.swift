@@ -10,6 +10,9 @@ public struct KMeans: Sendable {
     /// centroids, relative to the mean variance of the features (scikit-learn's rule).
     public var tolerance: Double = 1e-4
     public var seed: UInt64 = 0
+    /// Parts the rows are split into for the distance computations (the results depend on it, not on
+    /// timing). BLAS runs single-threaded inside each part.
+    public var threads: Int = 1
 
     public init(k: Int) {
         self.k = k
@@ -25,16 +28,20 @@ public struct KMeans: Sendable {
         var random = SeededRandom(seed: seed)
         var best: (KMeansModel, Double)?
         let threshold = tolerance * Self.meanVariance(features)
+        let norms = features.rowSquaredNorms()
+        let blasThreads = BLAS.threadCount
+        if threads > 1 { BLAS.setThreadCount(1) }
+        defer { BLAS.setThreadCount(blasThreads) }
         for _ in 0..<max(restarts, 1) {
-            let (model, inertia) = run(features, threshold: threshold, random: &random)
+            let (model, inertia) = run(features, norms: norms, threshold: threshold, random: &random)
             if best == nil || inertia < best!.1 { best = (model, inertia) }
         }
         return best!
     }
 
-    private func run(_ features: Matrix, threshold: Double, random: inout SeededRandom) -> (KMeansModel, Double) {
-        var model = KMeansModel(centroids: initialCentroids(features, random: &random))
-        var assignment = model.assign(features)
+    private func run(_ features: Matrix, norms: [Double], threshold: Double, random: inout SeededRandom) -> (KMeansModel, Double) {
+        var model = KMeansModel(centroids: initialCentroids(features, norms: norms, random: &random))
+        var assignment = model.assign(features, rowNorms: norms, threads: threads)
         let width = features.columns
         for _ in 0..<maximumIterations {
             // New centroids: the means of their rows; an empty cluster keeps its centroid.
@@ -58,7 +65,7 @@ public struct KMeans: Sendable {
                     model.centroids[cluster, column] = updated
                 }
             }
-            let next = model.assign(features)
+            let next = model.assign(features, rowNorms: norms, threads: threads)
             let changed = next.clusters != assignment.clusters
             assignment = next
             if !changed || shift <= threshold { break }
@@ -83,24 +90,14 @@ public struct KMeans: Sendable {
 
     /// k-means++: the first centroid uniformly, each next one with probability proportional to the
     /// squared distance to the nearest chosen so far.
-    private func initialCentroids(_ features: Matrix, random: inout SeededRandom) -> Matrix {
+    private func initialCentroids(_ features: Matrix, norms: [Double], random: inout SeededRandom) -> Matrix {
         var chosen = [random.nextIndex(below: features.rows)]
         var distances = [Double](repeating: .infinity, count: features.rows)
         while chosen.count < k {
-            let last = chosen[chosen.count - 1]
-            let width = features.columns
-            features.values.withUnsafeBufferPointer { values in
-                let lastBase = last * width
-                for row in 0..<features.rows {
-                    var distance = 0.0
-                    let base = row * width
-                    for column in 0..<width {
-                        let delta = Double(values[base + column]) - Double(values[lastBase + column])
-                        distance += delta * delta
-                    }
-                    distances[row] = min(distances[row], distance)
-                }
-            }
+            // Distances to the newest centroid, from one product of the rows with it.
+            let newest = KMeansModel(centroids: features.rows([chosen[chosen.count - 1]]))
+            let (_, toNewest) = newest.assign(features, rowNorms: norms, threads: threads)
+            for row in 0..<features.rows { distances[row] = min(distances[row], toNewest[row]) }
             let total = distances.reduce(0, +)
             guard total > 0 else {
                 chosen.append(random.nextIndex(below: features.rows))
@@ -156,26 +153,7 @@ public enum PrincipalComponents {
             throw DatasetError(file: file, "PCA keeps between 1 and \(width) components, not \(components)")
         }
         guard features.rows >= 2 else { throw DatasetError(file: file, "PCA needs at least two rows") }
-        let rows = Double(features.rows)
-        var mean = [Double](repeating: 0, count: width)
-        for row in 0..<features.rows {
-            for column in 0..<width { mean[column] += Double(features[row, column]) }
-        }
-        for column in 0..<width { mean[column] /= rows }
-        var covariance = [Double](repeating: 0, count: width * width)
-        var centred = [Double](repeating: 0, count: width)
-        for row in 0..<features.rows {
-            for column in 0..<width { centred[column] = Double(features[row, column]) - mean[column] }
-            for i in 0..<width {
-                for j in i..<width { covariance[i * width + j] += centred[i] * centred[j] }
-            }
-        }
-        for i in 0..<width {
-            for j in i..<width {
-                covariance[i * width + j] /= rows - 1
-                covariance[j * width + i] = covariance[i * width + j]
-            }
-        }
+        let (mean, covariance) = features.covariance()
         let (values, vectors) = SymmetricEigen.decompose(covariance, size: width)
         let order = values.indices.sorted { values[$0] != values[$1] ? values[$0] > values[$1] : $0 < $1 }.prefix(components)
         let total = values.reduce(0, +)

@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -160,4 +161,119 @@ extension Float {
     /// e raised to the value. `Foundation.exp` on Float goes through the C library, whose last bit may
     /// differ between machines; within one machine the result is repeatable.
     var exponential: Float { Float(Glibc.exp(Double(self))) }
+}
+
+extension Matrix {
+    /// The column means and the covariance matrix (columns x columns, row-major, dividing by
+    /// rows - 1).
+    ///
+    /// Blocks of `blockRows` centred rows are multiplied in single precision by BLAS (`ssyrk`), and
+    /// the blocks' products summed in double precision, which keeps the relative error near 1e-6
+    /// for any number of rows.
+    public func covariance(blockRows: Int = 4096) -> (means: [Double], covariance: [Double]) {
+        let width = columns
+        var means = [Double](repeating: 0, count: width)
+        values.withUnsafeBufferPointer { source in
+            means.withUnsafeMutableBufferPointer { sums in
+                for row in 0..<rows {
+                    for column in 0..<width { sums[column] += Double(source[row * width + column]) }
+                }
+            }
+        }
+        for column in 0..<width { means[column] /= Double(max(rows, 1)) }
+        var covariance = [Double](repeating: 0, count: width * width)
+        var block = [Float](repeating: 0, count: min(blockRows, max(rows, 1)) * width)
+        var product = [Float](repeating: 0, count: width * width)
+        var start = 0
+        while start < rows {
+            let count = min(blockRows, rows - start)
+            values.withUnsafeBufferPointer { source in
+                block.withUnsafeMutableBufferPointer { target in
+                    for row in 0..<count {
+                        let from = (start + row) * width
+                        let to = row * width
+                        // The double mean, subtracted before rounding, so centring loses nothing.
+                        for column in 0..<width { target[to + column] = Float(Double(source[from + column]) - means[column]) }
+                    }
+                }
+            }
+            block.withUnsafeBufferPointer { blockPointer in
+                product.withUnsafeMutableBufferPointer { result in
+                    cblas_ssyrk(
+                        CblasRowMajor, CblasUpper, CblasTrans, Int32(width), Int32(count),
+                        1, blockPointer.baseAddress, Int32(width), 0, result.baseAddress, Int32(width)
+                    )
+                }
+            }
+            for i in 0..<width {
+                for j in i..<width { covariance[i * width + j] += Double(product[i * width + j]) }
+            }
+            start += count
+        }
+        let divisor = Double(max(rows - 1, 1))
+        for i in 0..<width {
+            for j in i..<width {
+                covariance[i * width + j] /= divisor
+                covariance[j * width + i] = covariance[i * width + j]
+            }
+        }
+        return (means, covariance)
+    }
+}
+
+extension Matrix {
+    /// `self[rows] · op(other)` for a range of this matrix's rows, without copying them.
+    public func product(ofRows range: Range<Int>, with other: Matrix, transposeOther: Bool = false) -> Matrix {
+        let n = transposeOther ? other.rows : other.columns
+        let k = columns
+        precondition(k == (transposeOther ? other.columns : other.rows), "inner dimensions differ")
+        var result = Matrix(rows: range.count, columns: n)
+        guard !range.isEmpty, n > 0, k > 0 else { return result }
+        values.withUnsafeBufferPointer { a in
+            other.values.withUnsafeBufferPointer { b in
+                result.values.withUnsafeMutableBufferPointer { c in
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, transposeOther ? CblasTrans : CblasNoTrans,
+                        Int32(range.count), Int32(n), Int32(k),
+                        1, a.baseAddress! + range.lowerBound * k, Int32(k),
+                        b.baseAddress, Int32(other.columns),
+                        0, c.baseAddress, Int32(n)
+                    )
+                }
+            }
+        }
+        return result
+    }
+
+    /// The squared length of each row, in double precision.
+    public func rowSquaredNorms() -> [Double] {
+        values.withUnsafeBufferPointer { source in
+            (0..<rows).map { row in
+                var sum = 0.0
+                for column in 0..<columns {
+                    let value = Double(source[row * columns + column])
+                    sum += value * value
+                }
+                return sum
+            }
+        }
+    }
+}
+
+/// Work split over a fixed number of parts, run in parallel; the parts and their order depend only
+/// on the count, so results combined in part order are the same on every run.
+public enum Parallel {
+    /// Calls `body` once for each of `parts` contiguous ranges covering 0..<count, concurrently.
+    public static func forEachPart(_ count: Int, parts: Int, _ body: @Sendable (Int, Range<Int>) -> Void) {
+        let parts = max(1, min(parts, count))
+        let size = (count + parts - 1) / max(parts, 1)
+        if parts == 1 {
+            body(0, 0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let start = part * size
+            body(part, start..<min(count, start + size))
+        }
+    }
 }

@@ -100,7 +100,8 @@ import Testing
         }
         #expect(BuiltinOps.catalogue.entries.filter(\.isRunnable).map(\.signature.name).sorted() == [
             "data/generate", "data/import-csv", "data/normalize", "data/sample", "data/select-features", "data/shuffle", "data/split",
-            "eval/classification", "eval/regression", "model/predict", "train/linear", "train/logistic",
+            "eval/classification", "eval/clustering", "eval/regression", "model/predict", "model/select-best",
+            "train/kmeans", "train/linear", "train/logistic", "train/mlp", "train/pca",
         ])
     }
 }

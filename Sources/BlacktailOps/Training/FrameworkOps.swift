@@ -79,9 +79,10 @@ struct TrainKMeansOp: Op {
         kmeans.restarts = try context.int("restarts")
         kmeans.maximumIterations = try context.int("max_iterations")
         kmeans.seed = try DataOpSupport.seed(context)
+        kmeans.threads = context.threadBudget
         let (model, inertia) = try kmeans.fit(Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features), file: path)
         var info = try ModelOpSupport.info(context, framework: "kmeans", train: train)
-        info.task = .unlabelled
+        (info.task, info.classes, info.targetName) = (.unlabelled, [], "")
         try Checkpoint.write(.kmeans(model), info: info, to: try context.outputPath("model"))
         context.logger.info("k-means done", metadata: ["inertia": "\(inertia)"])
     }
@@ -91,12 +92,13 @@ struct TrainPCAOp: Op {
     let signature = BuiltinOps.signature("train/pca")
 
     func run(_ context: OpContext) async throws {
+        BLAS.setThreadCount(context.threadBudget)
         let (train, path) = try DataOpSupport.read(context, "train")
         let model = try PrincipalComponents.fit(
             Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features), components: try context.int("components"), file: path
         )
         var info = try ModelOpSupport.info(context, framework: "pca", train: train)
-        info.task = .unlabelled
+        (info.task, info.classes, info.targetName) = (.unlabelled, [], "")
         try Checkpoint.write(.pca(model), info: info, to: try context.outputPath("model"))
     }
 }

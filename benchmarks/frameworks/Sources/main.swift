@@ -63,7 +63,9 @@ do {
                 let (model, _) = try trainer.train(train, from: network, state: state)
                 score = Metrics.classification(probabilities: model.outputs(matrix(test)), labels: test.classIDs!)["accuracy"]!
             case "kmeans":
-                let (_, inertia) = try KMeans(k: train.classes.count).fit(matrix(train))
+                var kmeans = KMeans(k: train.classes.count)
+                kmeans.threads = Int(arguments[3])!
+                let (_, inertia) = try kmeans.fit(matrix(train))
                 score = inertia
             case "pca":
                 let model = try PrincipalComponents.fit(matrix(train), components: 16)
