@@ -44,17 +44,35 @@ public struct KMeans: Sendable {
         var assignment = model.assign(features, rowNorms: norms, threads: threads)
         let width = features.columns
         for _ in 0..<maximumIterations {
-            // New centroids: the means of their rows; an empty cluster keeps its centroid.
+            // New centroids: the means of their rows; an empty cluster keeps its centroid. Each part
+            // of the rows sums on its own, and the parts are added in order.
+            let parts = max(1, min(threads, features.rows))
+            var partSums = [Double](repeating: 0, count: parts * k * width)
+            var partCounts = [Int](repeating: 0, count: parts * k)
+            let clusters = assignment.clusters
+            partSums.withUnsafeMutableBufferPointer { sumPointer in
+                partCounts.withUnsafeMutableBufferPointer { countPointer in
+                    nonisolated(unsafe) let sumsOut = sumPointer
+                    nonisolated(unsafe) let countsOut = countPointer
+                    Parallel.forEachPart(features.rows, parts: parts) { part, range in
+                        features.values.withUnsafeBufferPointer { values in
+                            let sumBase = part * k * width
+                            for row in range {
+                                let cluster = clusters[row]
+                                countsOut[part * k + cluster] += 1
+                                let base = row * width
+                                let target = sumBase + cluster * width
+                                for column in 0..<width { sumsOut[target + column] += Double(values[base + column]) }
+                            }
+                        }
+                    }
+                }
+            }
             var sums = [Double](repeating: 0, count: k * width)
             var counts = [Int](repeating: 0, count: k)
-            features.values.withUnsafeBufferPointer { values in
-                for row in 0..<features.rows {
-                    let cluster = assignment.clusters[row]
-                    counts[cluster] += 1
-                    let base = row * width
-                    let target = cluster * width
-                    for column in 0..<width { sums[target + column] += Double(values[base + column]) }
-                }
+            for part in 0..<parts {
+                for index in 0..<(k * width) { sums[index] += partSums[part * k * width + index] }
+                for cluster in 0..<k { counts[cluster] += partCounts[part * k + cluster] }
             }
             var shift = 0.0
             for cluster in 0..<k where counts[cluster] > 0 {
