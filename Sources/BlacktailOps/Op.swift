@@ -41,7 +41,9 @@ public struct OpContext: Sendable {
     public var seed: UInt64
     /// How many threads the op may use (BLAS included), from the step's `resources.cpu`.
     public var threadBudget: Int
-    /// Whether the run asked for bit-for-bit repeatable results, at some cost in speed.
+    /// Whether the run asked for bit-for-bit repeatable results. The built-in ops are repeatable
+    /// for a given seed and thread budget either way; an op with a faster path that is not (a
+    /// reduction whose order depends on timing) may take it only when this is false.
     public var deterministic: Bool
 
     public init(

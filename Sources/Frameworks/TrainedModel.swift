@@ -33,18 +33,25 @@ public struct KMeansModel: Sendable, Equatable {
                 nonisolated(unsafe) let distanceOut = distancePointer
                 Parallel.forEachPart(features.rows, parts: threads) { _, range in
                     let cross = features.product(ofRows: range, with: centroids, transposeOther: true)
-                    for (offset, row) in range.enumerated() {
-                        var best = Double.infinity
-                        var bestCluster = 0
-                        for cluster in 0..<k {
-                            let distance = max(0, norms[row] - 2 * Double(cross.values[offset * k + cluster]) + centroidNorms[cluster])
-                            if distance < best {
-                                best = distance
-                                bestCluster = cluster
+                    cross.values.withUnsafeBufferPointer { products in
+                        norms.withUnsafeBufferPointer { rowNorm in
+                            centroidNorms.withUnsafeBufferPointer { centroidNorm in
+                                for (offset, row) in range.enumerated() {
+                                    var best = Double.infinity
+                                    var bestCluster = 0
+                                    let base = offset * k
+                                    for cluster in 0..<k {
+                                        let distance = rowNorm[row] - 2 * Double(products[base + cluster]) + centroidNorm[cluster]
+                                        if distance < best {
+                                            best = distance
+                                            bestCluster = cluster
+                                        }
+                                    }
+                                    clusterOut[row] = bestCluster
+                                    distanceOut[row] = max(0, best)
+                                }
                             }
                         }
-                        clusterOut[row] = bestCluster
-                        distanceOut[row] = best
                     }
                 }
             }
