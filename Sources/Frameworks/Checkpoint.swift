@@ -44,7 +44,7 @@ public enum Checkpoint {
         }
         let hyperparameters = try root.createGroup("hyperparameters")
         for (name, value) in info.hyperparameters {
-            try hyperparameters.setAttribute(name, value.attribute)
+            try hyperparameters.setAttribute(name, value)
         }
         let training = try root.createGroup("training_state")
         try training.setAttribute("blas_threads", .int(Int64(info.blasThreads)))
@@ -139,7 +139,7 @@ public enum Checkpoint {
             if root.contains("hyperparameters") {
                 let group = try root.group("hyperparameters")
                 for name in try group.attributeNames {
-                    if let value = try group.attribute(name) { hyperparameters.append((name, HyperparameterValue(value))) }
+                    if let value = try group.attribute(name) { hyperparameters.append((name, value)) }
                 }
             }
             var state: TrainingState?
@@ -173,30 +173,6 @@ public enum Checkpoint {
                 preprocessing: try Scaler.read(from: root), blasThreads: blasThreads
             )
             return (model, info, state)
-        }
-    }
-}
-
-extension HyperparameterValue {
-    var attribute: HDF5AttributeValue {
-        switch self {
-        case .int(let int): .int(int)
-        case .double(let double): .double(double)
-        case .string(let string): .string(string)
-        case .ints(let ints): .ints(ints)
-        case .doubles(let doubles): .doubles(doubles)
-        case .strings(let strings): .strings(strings)
-        }
-    }
-
-    init(_ attribute: HDF5AttributeValue) {
-        switch attribute {
-        case .int(let int): self = .int(int)
-        case .double(let double): self = .double(double)
-        case .string(let string): self = .string(string)
-        case .ints(let ints): self = .ints(ints)
-        case .doubles(let doubles): self = .doubles(doubles)
-        case .strings(let strings): self = .strings(strings)
         }
     }
 }

@@ -1,5 +1,6 @@
 public import BlacktailData
 import Foundation
+public import HDF5
 public import Numerics
 
 /// One dense layer, `x · W + b`, with weights of shape (inputs, outputs).
@@ -134,15 +135,8 @@ public struct ModelInfo: Sendable, Equatable {
     }
 }
 
-/// A hyperparameter as a checkpoint stores it.
-public enum HyperparameterValue: Sendable, Hashable {
-    case int(Int64)
-    case double(Double)
-    case string(String)
-    case ints([Int64])
-    case doubles([Double])
-    case strings([String])
-}
+/// A hyperparameter as a checkpoint stores it: an attribute of `/hyperparameters`.
+public typealias HyperparameterValue = HDF5AttributeValue
 
 /// The features of a dataset as a matrix for `info`'s model.
 ///

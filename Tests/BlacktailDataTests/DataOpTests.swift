@@ -7,6 +7,7 @@ import Testing
 
 /// The data ops run as the engine will run them: arguments resolved as the plan resolves them.
 @Suite struct DataOpTests {
+    /// Runs an op whose outputs are all datasets or checkpoints (.h5 files).
     private func run(
         _ name: String,
         _ arguments: [String: OpContext.Argument],
@@ -14,20 +15,7 @@ import Testing
         in scratch: Scratch,
         prefix: String
     ) async throws -> [String: String] {
-        let entry = try #require(BuiltinOps.catalogue.entry(name))
-        let op = try #require(entry.implementation)
-        // Defaults are filled in as the compiler fills them.
-        var resolved = arguments
-        for argument in entry.signature.arguments where resolved[argument.name] == nil {
-            if case .defaultValue(let value) = argument.presence { resolved[argument.name] = .value(value) }
-        }
-        let paths = Dictionary(uniqueKeysWithValues: outputs.map { ($0, scratch.path("\(prefix)-\($0).h5")) })
-        let context = OpContext(
-            nodeID: prefix, opName: name, arguments: resolved, outputPaths: paths,
-            scratchDirectory: scratch.url.path, logger: Logger(label: "test"), seed: 0, threadBudget: 1
-        )
-        try await op.run(context)
-        return paths
+        try await runOp(name, arguments, outputs: Dictionary(uniqueKeysWithValues: outputs.map { ($0, "h5") }), in: scratch, prefix: prefix)
     }
 
     @Test func importSplitNormaliseChain() async throws {

@@ -9,40 +9,18 @@ import Testing
 
 /// The flagship pipeline's steps, run op by op as the engine will run them.
 @Suite struct ModelOpTests {
-    private func run(
-        _ name: String,
-        _ arguments: [String: OpContext.Argument],
-        outputs: [String: String],
-        in scratch: Scratch,
-        prefix: String
-    ) async throws -> [String: String] {
-        let entry = try #require(BuiltinOps.catalogue.entry(name))
-        let op = try #require(entry.implementation)
-        var resolved = arguments
-        for argument in entry.signature.arguments where resolved[argument.name] == nil {
-            if case .defaultValue(let value) = argument.presence { resolved[argument.name] = .value(value) }
-        }
-        let paths = Dictionary(uniqueKeysWithValues: outputs.map { ($0.key, scratch.path("\(prefix)-\($0.key).\($0.value)")) })
-        let context = OpContext(
-            nodeID: prefix, opName: name, arguments: resolved, outputPaths: paths,
-            scratchDirectory: scratch.url.path, logger: Logger(label: "test"), seed: 0, threadBudget: 1
-        )
-        try await op.run(context)
-        return paths
-    }
-
     @Test func importSplitScaleTrainEvaluatePredict() async throws {
         let scratch = try Scratch()
-        let imported = try await run(
+        let imported = try await runOp(
             "data/import-csv", ["path": .value(.string(datasetPath("iris.csv"))), "label": .value(.string("species"))],
             outputs: ["dataset": "h5"], in: scratch, prefix: "import"
         )
-        let split = try await run("data/split", ["input": .path(imported["dataset"]!)], outputs: ["train": "h5", "validation": "h5", "test": "h5"], in: scratch, prefix: "split")
-        let scaled = try await run(
+        let split = try await runOp("data/split", ["input": .path(imported["dataset"]!)], outputs: ["train": "h5", "validation": "h5", "test": "h5"], in: scratch, prefix: "split")
+        let scaled = try await runOp(
             "data/normalize", ["train": .path(split["train"]!), "test": .path(split["test"]!)],
             outputs: ["train": "h5", "validation": "h5", "test": "h5", "scaler": "h5"], in: scratch, prefix: "scale"
         )
-        let trained = try await run(
+        let trained = try await runOp(
             "train/logistic", ["train": .path(scaled["train"]!), "preprocessing": .path(scaled["scaler"]!)],
             outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "train"
         )
@@ -56,7 +34,7 @@ import Testing
         #expect(model.widths == [4, 3])
         #expect(try Metrics.read(trained["metrics"]!)["train_accuracy"]! > 0.9)
 
-        let evaluated = try await run(
+        let evaluated = try await runOp(
             "eval/classification", ["model": .path(trained["model"]!), "data": .path(scaled["test"]!), "min_accuracy": .value(.float(0.9))],
             outputs: ["metrics": "json"], in: scratch, prefix: "eval"
         )
@@ -66,7 +44,7 @@ import Testing
 
         // A gate names the metric and both values.
         await #expect {
-            _ = try await run(
+            _ = try await runOp(
                 "eval/classification", ["model": .path(trained["model"]!), "data": .path(scaled["test"]!), "min_accuracy": .value(.float(1.01))],
                 outputs: ["metrics": "json"], in: scratch, prefix: "gate"
             )
@@ -75,7 +53,7 @@ import Testing
         }
 
         // Predictions on the raw test rows apply the saved scaling, and agree with the evaluation.
-        let predicted = try await run(
+        let predicted = try await runOp(
             "model/predict", ["model": .path(trained["model"]!), "data": .path(split["test"]!)],
             outputs: ["predictions": "h5"], in: scratch, prefix: "predict"
         )
@@ -87,7 +65,7 @@ import Testing
         #expect(probabilities == [30, 3])
 
         // Training again gives the same checkpoint, byte for byte.
-        let again = try await run(
+        let again = try await runOp(
             "train/logistic", ["train": .path(scaled["train"]!), "preprocessing": .path(scaled["scaler"]!)],
             outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "again"
         )
@@ -96,17 +74,17 @@ import Testing
 
     @Test func ridgeRegressionOnDiabetes() async throws {
         let scratch = try Scratch()
-        let imported = try await run(
+        let imported = try await runOp(
             "data/import-csv", ["path": .value(.string(datasetPath("diabetes.csv"))), "label": .value(.string("progression")), "task": .value(.string("regression"))],
             outputs: ["dataset": "h5"], in: scratch, prefix: "import"
         )
-        let split = try await run("data/split", ["input": .path(imported["dataset"]!), "stratify": .value(.bool(false))], outputs: ["train": "h5", "validation": "h5", "test": "h5"], in: scratch, prefix: "split")
-        let scaled = try await run(
+        let split = try await runOp("data/split", ["input": .path(imported["dataset"]!), "stratify": .value(.bool(false))], outputs: ["train": "h5", "validation": "h5", "test": "h5"], in: scratch, prefix: "split")
+        let scaled = try await runOp(
             "data/normalize", ["train": .path(split["train"]!), "test": .path(split["test"]!)],
             outputs: ["train": "h5", "validation": "h5", "test": "h5", "scaler": "h5"], in: scratch, prefix: "scale"
         )
-        let trained = try await run("train/linear", ["train": .path(scaled["train"]!), "l2": .value(.float(1))], outputs: ["model": "h5"], in: scratch, prefix: "train")
-        let evaluated = try await run(
+        let trained = try await runOp("train/linear", ["train": .path(scaled["train"]!), "l2": .value(.float(1))], outputs: ["model": "h5"], in: scratch, prefix: "train")
+        let evaluated = try await runOp(
             "eval/regression", ["model": .path(trained["model"]!), "data": .path(scaled["test"]!), "min_r2": .value(.float(0.4))],
             outputs: ["metrics": "json"], in: scratch, prefix: "eval"
         )
@@ -115,7 +93,7 @@ import Testing
         #expect(metrics["rmse"]! > 0)
         // A classifier's evaluation refuses a regression model.
         await #expect(throws: OpError.self) {
-            _ = try await run("eval/classification", ["model": .path(trained["model"]!), "data": .path(scaled["test"]!)], outputs: ["metrics": "json"], in: scratch, prefix: "wrong")
+            _ = try await runOp("eval/classification", ["model": .path(trained["model"]!), "data": .path(scaled["test"]!)], outputs: ["metrics": "json"], in: scratch, prefix: "wrong")
         }
     }
 }
