@@ -78,9 +78,12 @@ enum Cholesky {
     }
 }
 
-/// Softmax (multinomial logistic) regression, trained by minibatch gradient descent with momentum
-/// and an L2 penalty, in a seeded, repeatable order, with the learning rate decaying along a cosine to
-/// zero at the last epoch, so that the last epochs settle instead of wandering.
+/// Softmax (multinomial logistic) regression: a network with no hidden layer, trained by minibatch
+/// gradient descent with momentum and an L2 penalty, in a seeded, repeatable order, with the learning
+/// rate decaying along a cosine to zero at the last epoch, so that the last epochs settle instead of
+/// wandering. With a validation set, the epoch with the best validation accuracy is kept.
+///
+/// It is the ``MultilayerPerceptron`` with these settings, so it checkpoints and resumes the same way.
 public struct LogisticRegression: Sendable {
     public var learningRate: Double = 0.1
     public var l2: Double = 0.0001
@@ -91,86 +94,40 @@ public struct LogisticRegression: Sendable {
 
     public init() {}
 
-    /// One epoch's report.
-    public struct Epoch: Sendable {
-        public var epoch: Int
-        public var loss: Double
-        public var validationAccuracy: Double?
+    /// The perceptron that trains it.
+    public var trainer: MultilayerPerceptron {
+        var trainer = MultilayerPerceptron()
+        trainer.hidden = []
+        trainer.loss = .crossEntropy
+        trainer.optimizer = .sgd
+        trainer.schedule = .cosine
+        trainer.learningRate = learningRate
+        trainer.momentum = momentum
+        trainer.l2 = l2
+        trainer.batchSize = batchSize
+        trainer.epochs = epochs
+        trainer.patience = .max  // keeps the best epoch, never stops early
+        trainer.seed = seed
+        return trainer
     }
 
-    /// Trains on `train`; with `validation`, keeps the parameters of the epoch with the best
+    /// Trains on `train`; with `validation`, returns the parameters of the epoch with the best
     /// validation accuracy (the first, on a tie).
-    /// - Throws: ``DatasetError`` when the training set has no labelled rows or no classes.
+    /// - Throws: ``DatasetError`` when the training set has no labelled rows of two classes or more.
     public func fit(
         _ train: Dataset,
         validation: Dataset? = nil,
         file: String = "",
-        report: (Epoch) throws -> Void = { _ in }
-    ) throws -> (model: DenseNetwork, random: SeededRandom) {
+        report: (MultilayerPerceptron.Epoch) throws -> Void = { _ in }
+    ) throws -> (model: DenseNetwork, state: TrainingState) {
         guard train.task == .classification, let ids = train.classIDs else {
             throw DatasetError(file: file, "logistic regression needs classification data, but the dataset is \(train.task.rawValue)")
         }
-        let labelled = ids.indices.filter { ids[$0] >= 0 }
-        let classes = train.classes.count
-        guard !labelled.isEmpty, classes >= 2 else {
+        guard ids.contains(where: { $0 >= 0 }), train.classes.count >= 2 else {
             throw DatasetError(file: file, "logistic regression needs labelled rows of at least two classes")
         }
-        let width = train.featureCount
-        let features = Matrix(rows: train.rowCount, columns: width, values: train.features)
-        var model = DenseNetwork(
-            layers: [DenseLayer(weights: Matrix(rows: width, columns: classes), bias: [Float](repeating: 0, count: classes))],
-            output: .softmax
-        )
-        var weightVelocity = Matrix(rows: width, columns: classes)
-        var biasVelocity = [Float](repeating: 0, count: classes)
-        var random = SeededRandom(seed: seed)
-        var order = labelled
-        var best: (accuracy: Double, model: DenseNetwork)?
-        let validationInputs = validation.map { Matrix(rows: $0.rowCount, columns: $0.featureCount, values: $0.features) }
-
-        for epoch in 1...max(epochs, 1) {
-            random.shuffle(&order)
-            let rate = learningRate * 0.5 * (1 + Foundation.cos(Double.pi * Double(epoch - 1) / Double(max(epochs, 1))))
-            var lossSum = 0.0
-            var start = 0
-            while start < order.count {
-                let batch = Array(order[start..<min(order.count, start + batchSize)])
-                start += batchSize
-                let inputs = features.rows(batch)
-                var gradient = model.outputs(inputs)  // probabilities, then (p - y)
-                for (row, index) in batch.enumerated() {
-                    let label = Int(ids[index])
-                    lossSum -= Double(max(gradient[row, label], 1e-12).logarithm)
-                    gradient[row, label] -= 1
-                }
-                let scale = Float(1) / Float(batch.count)
-                var weightGradient = Matrix.product(inputs, gradient, transposeA: true)
-                weightGradient.scale(by: scale)
-                weightGradient.add(model.layers[0].weights, scaledBy: Float(l2))
-                let biasGradient = gradient.columnSums().map { $0 * scale }
-                weightVelocity.scale(by: Float(momentum))
-                weightVelocity.add(weightGradient, scaledBy: -Float(rate))
-                model.layers[0].weights.add(weightVelocity)
-                for k in 0..<classes {
-                    biasVelocity[k] = Float(momentum) * biasVelocity[k] - Float(rate) * biasGradient[k]
-                    model.layers[0].bias[k] += biasVelocity[k]
-                }
-            }
-            var validationAccuracy: Double?
-            if let validation, let validationInputs, let validationIDs = validation.classIDs {
-                let predicted = model.outputs(validationInputs).argmaxRows()
-                let scored = validationIDs.indices.filter { validationIDs[$0] >= 0 }
-                let correct = scored.count { predicted[$0] == Int(validationIDs[$0]) }
-                let accuracy = scored.isEmpty ? 0 : Double(correct) / Double(scored.count)
-                validationAccuracy = accuracy
-                if best == nil || accuracy > best!.accuracy { best = (accuracy, model) }
-            }
-            try report(Epoch(epoch: epoch, loss: lossSum / Double(order.count), validationAccuracy: validationAccuracy))
-        }
-        return (best?.model ?? model, random)
+        let trainer = trainer
+        let (network, state) = trainer.start(inputs: train.featureCount, outputs: train.classes.count, output: .softmax)
+        return try trainer.train(train, validation: validation, from: network, state: state, file: file, report: report)
     }
-}
-
-extension Float {
-    var logarithm: Float { Float(Foundation.log(Double(self))) }
 }

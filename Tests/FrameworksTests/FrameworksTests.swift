@@ -106,7 +106,7 @@ func matrix(_ dataset: Dataset) -> Matrix {
         let first = try trainer.fit(train)
         let second = try trainer.fit(train)
         #expect(first.model == second.model)
-        #expect(first.random == second.random)
+        #expect(first.state == second.state)
         trainer.seed = 1
         #expect(try trainer.fit(train).model != first.model)
     }

@@ -112,15 +112,15 @@ struct TrainLogisticOp: Op {
         trainer.epochs = try context.int("epochs")
         trainer.seed = try DataOpSupport.seed(context)
         let started = Date()
-        let (model, random) = try trainer.fit(train, validation: validation, file: path) { epoch in
+        let (model, state) = try trainer.fit(train, validation: validation, file: path) { epoch in
             try context.checkCancellation()
             ModelOpSupport.reportEpoch(
-                context, epoch: epoch.epoch, of: trainer.epochs, loss: epoch.loss, validation: epoch.validationAccuracy,
+                context, epoch: epoch.epoch, of: trainer.epochs, loss: epoch.loss, validation: epoch.validationScore,
                 rows: train.rowCount, started: started, firstEpoch: 1
             )
         }
         let info = try ModelOpSupport.info(context, framework: "logistic", train: train)
-        try Checkpoint.write(.network(model), info: info, state: TrainingState(epoch: trainer.epochs, random: random), to: try context.outputPath("model"))
+        try Checkpoint.write(.network(model), info: info, state: state, to: try context.outputPath("model"))
         let trainInputs = Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features)
         var metrics = Metrics.classification(probabilities: model.outputs(trainInputs), labels: train.classIDs ?? []).filter { !$0.key.hasPrefix("confusion_") }
         metrics = Dictionary(uniqueKeysWithValues: metrics.map { ("train_\($0.key)", $0.value) })
