@@ -208,38 +208,53 @@ public struct MultilayerPerceptron: Sendable {
         rate: Double,
         powers: (beta1: Double, beta2: Double)
     ) {
+        // The moments are taken out of the state while they are updated, so the loops below work on
+        // plain buffers, not through the state's nested arrays.
+        var first = DenseLayer(weights: Matrix(rows: 0, columns: 0), bias: [])
+        swap(&first, &state.firstMoments[index])
+        defer { swap(&first, &state.firstMoments[index]) }
         switch optimizer {
         case .sgd:
             let mu = Float(momentum)
             let lr = Float(rate)
-            for i in weightGradient.indices {
-                let velocity = mu * state.firstMoments[index].weights.values[i] - lr * weightGradient[i]
-                state.firstMoments[index].weights.values[i] = velocity
-                layer.weights.values[i] += velocity
-            }
-            for i in biasGradient.indices {
-                let velocity = mu * state.firstMoments[index].bias[i] - lr * biasGradient[i]
-                state.firstMoments[index].bias[i] = velocity
-                layer.bias[i] += velocity
-            }
+            Self.sgd(&layer.weights.values, &first.weights.values, weightGradient, mu: mu, lr: lr)
+            Self.sgd(&layer.bias, &first.bias, biasGradient, mu: mu, lr: lr)
         case .adam:
+            var second = DenseLayer(weights: Matrix(rows: 0, columns: 0), bias: [])
+            swap(&second, &state.secondMoments[index])
+            defer { swap(&second, &state.secondMoments[index]) }
             let stepSize = Float(rate * (1 - powers.beta2).squareRoot() / (1 - powers.beta1))
-            let (b1, b2, eps) = (Float(Self.beta1), Float(Self.beta2), Float(Self.epsilon))
-            for i in weightGradient.indices {
-                let g = weightGradient[i]
-                let m = b1 * state.firstMoments[index].weights.values[i] + (1 - b1) * g
-                let v = b2 * state.secondMoments[index].weights.values[i] + (1 - b2) * g * g
-                state.firstMoments[index].weights.values[i] = m
-                state.secondMoments[index].weights.values[i] = v
-                layer.weights.values[i] -= stepSize * m / (v.squareRoot() + eps)
+            Self.adam(&layer.weights.values, &first.weights.values, &second.weights.values, weightGradient, stepSize: stepSize)
+            Self.adam(&layer.bias, &first.bias, &second.bias, biasGradient, stepSize: stepSize)
+        }
+    }
+
+    private static func sgd(_ parameters: inout [Float], _ velocity: inout [Float], _ gradient: [Float], mu: Float, lr: Float) {
+        parameters.withUnsafeMutableBufferPointer { p in
+            velocity.withUnsafeMutableBufferPointer { v in
+                gradient.withUnsafeBufferPointer { g in
+                    for i in 0..<g.count {
+                        v[i] = mu * v[i] - lr * g[i]
+                        p[i] += v[i]
+                    }
+                }
             }
-            for i in biasGradient.indices {
-                let g = biasGradient[i]
-                let m = b1 * state.firstMoments[index].bias[i] + (1 - b1) * g
-                let v = b2 * state.secondMoments[index].bias[i] + (1 - b2) * g * g
-                state.firstMoments[index].bias[i] = m
-                state.secondMoments[index].bias[i] = v
-                layer.bias[i] -= stepSize * m / (v.squareRoot() + eps)
+        }
+    }
+
+    private static func adam(_ parameters: inout [Float], _ first: inout [Float], _ second: inout [Float], _ gradient: [Float], stepSize: Float) {
+        let (b1, b2, eps) = (Float(beta1), Float(beta2), Float(epsilon))
+        parameters.withUnsafeMutableBufferPointer { p in
+            first.withUnsafeMutableBufferPointer { m in
+                second.withUnsafeMutableBufferPointer { v in
+                    gradient.withUnsafeBufferPointer { g in
+                        for i in 0..<g.count {
+                            m[i] = b1 * m[i] + (1 - b1) * g[i]
+                            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                            p[i] -= stepSize * m[i] / (v[i].squareRoot() + eps)
+                        }
+                    }
+                }
             }
         }
     }
