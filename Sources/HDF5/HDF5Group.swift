@@ -32,14 +32,10 @@ public final class HDF5Group: HDF5Object {
             HDF5Library.ensureInitialized()
             var info = H5G_info_t()
             guard H5Gget_info(handle.id, &info) >= 0 else { throw failure("cannot list the group") }
-            var names: [String] = []
-            for index in 0..<info.nlinks {
-                let length = H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, bt_H5P_DEFAULT())
-                guard length >= 0 else { throw failure("cannot read a member's name") }
-                var buffer = [CChar](repeating: 0, count: length + 1)
-                H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, length + 1, bt_H5P_DEFAULT())
-                names.append(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            let names = HDF5Library.names(count: Int(info.nlinks)) { index, buffer, size in
+                H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), buffer, size, bt_H5P_DEFAULT())
             }
+            guard let names else { throw failure("cannot read a member's name") }
             return names
         }
     }

@@ -58,6 +58,20 @@ enum HDF5Library {
         return HDF5Error(kind, file: file, object: object, message, stack: stack)
     }
 
+    /// The names HDF5 lists by index (links of a group, attributes of an object): `nameAt` writes
+    /// the name of entry `index` into a buffer of `size` bytes, or returns its length when given none.
+    static func names(count: Int, _ nameAt: (_ index: Int, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int) -> [String]? {
+        var names: [String] = []
+        for index in 0..<count {
+            let length = nameAt(index, nil, 0)
+            guard length >= 0 else { return nil }
+            var buffer = [CChar](repeating: 0, count: length + 1)
+            _ = buffer.withUnsafeMutableBufferPointer { nameAt(index, $0.baseAddress, length + 1) }
+            names.append(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return names
+    }
+
     /// The number of HDF5 objects (files, groups, datasets, attributes) open in the process, in
     /// the file at `path` only when it is given.
     static func openObjectCount(inFile path: String?) -> Int {

@@ -33,14 +33,10 @@ public class HDF5Object {
             HDF5Library.ensureInitialized()
             var info = H5O_info_t()
             guard H5Oget_info2(handle.id, &info, UInt32(H5O_INFO_NUM_ATTRS)) >= 0 else { throw failure("cannot list the attributes") }
-            var names: [String] = []
-            for index in 0..<info.num_attrs {
-                let length = H5Aget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, bt_H5P_DEFAULT())
-                guard length >= 0 else { throw failure("cannot read an attribute's name") }
-                var buffer = [CChar](repeating: 0, count: length + 1)
-                H5Aget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, length + 1, bt_H5P_DEFAULT())
-                names.append(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            let names = HDF5Library.names(count: Int(info.num_attrs)) { index, buffer, size in
+                H5Aget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), buffer, size, bt_H5P_DEFAULT())
             }
+            guard let names else { throw failure("cannot read an attribute's name") }
             return names
         }
     }

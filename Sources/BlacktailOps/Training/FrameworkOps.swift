@@ -48,23 +48,9 @@ struct TrainMLPOp: Op {
         }
         let info = try ModelOpSupport.info(context, framework: "mlp", train: train)
         try Checkpoint.write(.network(model), info: info, state: finalState, to: try context.outputPath("model"))
-        var metrics: [String: Double] = ["epochs": Double(finalState.epoch), "stopped_early": finalState.stopped ? 1 : 0]
-        let inputs = Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features)
-        if isClassification {
-            for (name, value) in Metrics.classification(probabilities: model.outputs(inputs), labels: train.classIDs ?? []) where !name.hasPrefix("confusion_") {
-                metrics["train_\(name)"] = value
-            }
-            if let validation, let ids = validation.classIDs {
-                let probabilities = model.outputs(Matrix(rows: validation.rowCount, columns: validation.featureCount, values: validation.features))
-                for (name, value) in Metrics.classification(probabilities: probabilities, labels: ids) where !name.hasPrefix("confusion_") {
-                    metrics["validation_\(name)"] = value
-                }
-            }
-        } else if case .values(let targets) = train.targets {
-            for (name, value) in Metrics.regression(predictions: model.outputs(inputs).values.map(Double.init), targets: targets) {
-                metrics["train_\(name)"] = value
-            }
-        }
+        var metrics = ModelOpSupport.trainingMetrics(model, train: train, validation: validation)
+        metrics["epochs"] = Double(finalState.epoch)
+        metrics["stopped_early"] = finalState.stopped ? 1 : 0
         try ModelOpSupport.writeMetrics(metrics, context)
     }
 }

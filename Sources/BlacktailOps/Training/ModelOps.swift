@@ -72,6 +72,22 @@ enum ModelOpSupport {
         context.progress.report(ProgressUpdate(fraction: Double(epoch) / Double(max(total, 1)), epoch: epoch, totalEpochs: total, metrics: metrics))
     }
 
+    /// A trained network's metrics on its training set and, when given, its validation set, named
+    /// `train_…` and `validation_…` (classification without the confusion counts).
+    static func trainingMetrics(_ model: DenseNetwork, train: Dataset, validation: Dataset?) -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        for (prefix, data) in [("train", train), ("validation", validation)] {
+            guard let data else { continue }
+            let outputs = model.outputs(Matrix(rows: data.rowCount, columns: data.featureCount, values: data.features))
+            let measured: [String: Double] = switch data.targets {
+            case .classes(let ids): Metrics.classification(probabilities: outputs, labels: ids).filter { !$0.key.hasPrefix("confusion_") }
+            case .values(let targets): Metrics.regression(predictions: outputs.values.map(Double.init), targets: targets)
+            }
+            for (name, value) in measured { metrics["\(prefix)_\(name)"] = value }
+        }
+        return metrics
+    }
+
     static func writeMetrics(_ metrics: [String: Double], _ context: OpContext) throws {
         try Metrics.json(metrics).write(toFile: try context.outputPath("metrics"), atomically: true, encoding: .utf8)
     }
@@ -121,15 +137,7 @@ struct TrainLogisticOp: Op {
         }
         let info = try ModelOpSupport.info(context, framework: "logistic", train: train)
         try Checkpoint.write(.network(model), info: info, state: state, to: try context.outputPath("model"))
-        let trainInputs = Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features)
-        var metrics = Metrics.classification(probabilities: model.outputs(trainInputs), labels: train.classIDs ?? []).filter { !$0.key.hasPrefix("confusion_") }
-        metrics = Dictionary(uniqueKeysWithValues: metrics.map { ("train_\($0.key)", $0.value) })
-        if let validation {
-            let probabilities = model.outputs(Matrix(rows: validation.rowCount, columns: validation.featureCount, values: validation.features))
-            for (name, value) in Metrics.classification(probabilities: probabilities, labels: validation.classIDs ?? []) where !name.hasPrefix("confusion_") {
-                metrics["validation_\(name)"] = value
-            }
-        }
+        let metrics = ModelOpSupport.trainingMetrics(model, train: train, validation: validation)
         try ModelOpSupport.writeMetrics(metrics, context)
     }
 }
