@@ -138,6 +138,13 @@ public struct ModelInfo: Sendable, Equatable {
 /// A hyperparameter as a checkpoint stores it: an attribute of `/hyperparameters`.
 public typealias HyperparameterValue = HDF5AttributeValue
 
+extension Dataset {
+    /// The features as a matrix, rows by features, sharing the dataset's storage.
+    public var featureMatrix: Matrix {
+        Matrix(rows: rowCount, columns: featureCount, values: features)
+    }
+}
+
 /// The features of a dataset as a matrix for `info`'s model.
 ///
 /// Training and evaluation ops take data as the pipeline prepared it (already scaled by
@@ -155,5 +162,5 @@ public func modelInputs(_ dataset: Dataset, for info: ModelInfo, applyingPreproc
     if applyingPreprocessing, let scaler = info.preprocessing {
         prepared = try scaler.apply(to: dataset, file: file)
     }
-    return Matrix(rows: prepared.rowCount, columns: prepared.featureCount, values: prepared.features)
+    return prepared.featureMatrix
 }

@@ -92,7 +92,7 @@ public struct MultilayerPerceptron: Sendable {
         let targets = try Self.targetMatrix(train, outputs: network.outputCount, file: file)
         let rows = targets.rows.indices
         guard !rows.isEmpty else { throw DatasetError(file: file, "the training set has no labelled rows") }
-        let features = Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features)
+        let features = train.featureMatrix
         var network = network
         var state = state
         // Adam's bias corrections, β^t, by repeated multiplication (the same on every platform, and
@@ -278,7 +278,7 @@ public struct MultilayerPerceptron: Sendable {
 
     /// The validation score early stopping maximises: accuracy, or the negative mean squared error.
     static func score(_ network: DenseNetwork, on dataset: Dataset, file: String) throws(DatasetError) -> Double {
-        let outputs = network.outputs(Matrix(rows: dataset.rowCount, columns: dataset.featureCount, values: dataset.features))
+        let outputs = network.outputs(dataset.featureMatrix)
         switch dataset.targets {
         case .classes(let ids):
             let predicted = outputs.argmaxRows()

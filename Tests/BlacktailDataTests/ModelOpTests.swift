@@ -33,6 +33,9 @@ import Testing
         #expect(info.createdBy == "train/logistic@1")
         #expect(model.widths == [4, 3])
         #expect(try Metrics.read(trained["metrics"]!)["train_accuracy"]! > 0.9)
+        // A scaler is a checkpoint, but not a model to evaluate.
+        let scalerError = thrownDescription { _ = try Checkpoint.read(scaled["scaler"]!) }
+        #expect(scalerError == "\(scaled["scaler"]!): is a 'preprocessing' checkpoint, not a trained model")
 
         let evaluated = try await runOp(
             "eval/classification", ["model": .path(trained["model"]!), "data": .path(scaled["test"]!), "min_accuracy": .value(.float(0.9))],
@@ -95,5 +98,15 @@ import Testing
         await #expect(throws: OpError.self) {
             _ = try await runOp("eval/classification", ["model": .path(trained["model"]!), "data": .path(scaled["test"]!)], outputs: ["metrics": "json"], in: scratch, prefix: "wrong")
         }
+    }
+}
+
+/// The description of what `body` throws, or nil.
+func thrownDescription(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return "\(error)"
     }
 }

@@ -16,7 +16,7 @@ import Testing
         let trainer = MultilayerPerceptron.forQualityBar
         let (network, state) = trainer.start(inputs: train.featureCount, outputs: train.classes.count, output: .softmax)
         let (model, _) = try trainer.train(train, from: network, state: state)
-        let metrics = Metrics.classification(probabilities: model.outputs(matrix(test)), labels: test.classIDs!)
+        let metrics = Metrics.classification(probabilities: model.outputs(test.featureMatrix), labels: test.classIDs!)
         #expect(metrics["accuracy"]! >= minimum, "\(file): accuracy \(metrics["accuracy"]!)")
     }
 
@@ -75,7 +75,7 @@ import Testing
         #expect(final.stopped)
         #expect(final.epoch < 300)
         guard case .values(let targets) = test.targets else { return }
-        let metrics = Metrics.regression(predictions: model.outputs(matrix(test)).values.map(Double.init), targets: targets)
+        let metrics = Metrics.regression(predictions: model.outputs(test.featureMatrix).values.map(Double.init), targets: targets)
         #expect(metrics["r2"]! > 0.3, "R² \(metrics["r2"]!)")
     }
 }
@@ -95,7 +95,7 @@ extension MultilayerPerceptron {
 @Suite struct UnsupervisedTests {
     @Test func kMeansIsWithinTwoPercentOfTheBestOfTenRestarts() throws {
         let (train, _) = try prepared("digits.csv", label: "digit")
-        let features = matrix(train)
+        let features = train.featureMatrix
         var single = KMeans(k: 10)
         single.restarts = 1
         let one = try single.fit(features)
@@ -107,7 +107,7 @@ extension MultilayerPerceptron {
 
     @Test func pcaMatchesNumpysEigenDecomposition() throws {
         let (train, _) = try prepared("digits.csv", label: "digit")
-        let model = try PrincipalComponents.fit(matrix(train), components: 10)
+        let model = try PrincipalComponents.fit(train.featureMatrix, components: 10)
         // numpy's eigh on the same covariance, from the same float32 values.
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("blacktail-pca-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

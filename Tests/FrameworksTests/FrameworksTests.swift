@@ -22,9 +22,6 @@ func prepared(_ file: String, label: String, stratify: Bool = true) throws -> (t
     return (try scaler.apply(to: dataset.rows(parts.train)), try scaler.apply(to: dataset.rows(parts.test)))
 }
 
-func matrix(_ dataset: Dataset) -> Matrix {
-    Matrix(rows: dataset.rowCount, columns: dataset.featureCount, values: dataset.features)
-}
 
 @Suite struct MatrixTests {
     @Test func productsMatchTheDefinition() {
@@ -80,7 +77,7 @@ func matrix(_ dataset: Dataset) -> Matrix {
         let (train, test) = try prepared("diabetes.csv", label: "progression", stratify: false)
         let model = try LinearRegression.fit(train, l2: 1)
         guard case .values(let targets) = test.targets else { Issue.record("regression targets expected"); return }
-        let metrics = Metrics.regression(predictions: model.outputs(matrix(test)).values.map(Double.init), targets: targets)
+        let metrics = Metrics.regression(predictions: model.outputs(test.featureMatrix).values.map(Double.init), targets: targets)
         #expect(metrics["r2"]! >= 0.40, "R² \(metrics["r2"]!)")
     }
 }
@@ -95,7 +92,7 @@ func matrix(_ dataset: Dataset) -> Matrix {
     func reachesTheQualityBar(file: String, label: String, minimum: Double) throws {
         let (train, test) = try prepared(file, label: label)
         let (model, _) = try LogisticRegression().fit(train)
-        let metrics = Metrics.classification(probabilities: model.outputs(matrix(test)), labels: test.classIDs!)
+        let metrics = Metrics.classification(probabilities: model.outputs(test.featureMatrix), labels: test.classIDs!)
         #expect(metrics["accuracy"]! >= minimum, "\(file): accuracy \(metrics["accuracy"]!)")
     }
 
@@ -136,5 +133,46 @@ func matrix(_ dataset: Dataset) -> Matrix {
         #expect(abs(metrics["mae"]! - 2.0 / 3) < 1e-12)
         // Targets 1, 2, 5: mean 8/3, total sum of squares 26/3; residual sum of squares 4.
         #expect(abs(metrics["r2"]! - (1 - 4 / (26.0 / 3))) < 1e-12)
+    }
+}
+
+@Suite struct CheckpointErrorTests {
+    @Test func filesThatAreNotTrainedModelsAreRefusedWithAReason() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("blacktail-checkpoints-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func message(_ path: String) -> String? {
+            do {
+                _ = try Checkpoint.read(path)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        // A dataset is not a checkpoint.
+        let dataset = folder.appendingPathComponent("data.h5").path
+        try DatasetFile.write(Dataset(features: [1, 2], featureNames: ["x"], targets: .classes([0, 1]), task: .classification, classes: ["a", "b"]), to: dataset)
+        #expect(message(dataset) == "\(dataset): is not a Blacktail checkpoint (its 'format' attribute is missing or different)")
+        // A model of a framework this build does not read.
+        let unknown = folder.appendingPathComponent("unknown.h5").path
+        let (train, _) = try prepared("iris.csv", label: "species")
+        let model = try LinearRegression.fit(
+            Dataset(features: train.features, featureNames: train.featureNames, targets: .values(train.classIDs!.map(Double.init)), task: .regression),
+            l2: 0.1
+        )
+        let info = ModelInfo(
+            framework: "forest", task: .regression, featureNames: train.featureNames, classes: [], targetName: "",
+            hyperparameters: [], createdBy: "test", preprocessing: nil
+        )
+        try Checkpoint.write(.network(model), info: info, to: unknown)
+        #expect(message(unknown) == "\(unknown): has framework 'forest', which this build does not read")
+        // The same model, named for what it is, reads back whole.
+        var linear = info
+        linear.framework = "linear"
+        let good = folder.appendingPathComponent("linear.h5").path
+        try Checkpoint.write(.network(model), info: linear, to: good)
+        let (read, readInfo, _) = try Checkpoint.read(good)
+        #expect(read == .network(model))
+        #expect(readInfo.framework == "linear")
     }
 }

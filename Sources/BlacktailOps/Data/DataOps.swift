@@ -11,6 +11,12 @@ enum DataOpSupport {
         return (try DatasetFile.read(path), path)
     }
 
+    /// The dataset given as an optional input, or nil when the step left it out.
+    static func readOptional(_ context: OpContext, _ argument: String) throws -> (dataset: Dataset, path: String)? {
+        guard case .path(let path)? = context.arguments[argument] else { return nil }
+        return (try DatasetFile.read(path), path)
+    }
+
     /// Writes `dataset` to the output, recording that `op` made it from the file at `sourcePath`.
     static func write(_ dataset: Dataset, to output: String, _ context: OpContext, from sourcePath: String?) throws {
         var dataset = dataset
@@ -88,8 +94,7 @@ struct NormalizeOp: Op {
         let scaler = Scaler(fitting: train, method: method)
         try DataOpSupport.write(try scaler.apply(to: train, file: trainPath), to: "train", context, from: trainPath)
         for part in ["validation", "test"] {
-            if case .path(let path)? = context.arguments[part] {
-                let dataset = try DatasetFile.read(path)
+            if let (dataset, path) = try DataOpSupport.readOptional(context, part) {
                 try DataOpSupport.write(try scaler.apply(to: dataset, file: path), to: part, context, from: path)
             } else {
                 try DataOpSupport.write(DataOpSupport.empty(like: train), to: part, context, from: nil)

@@ -10,8 +10,7 @@ struct TrainMLPOp: Op {
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
         let (train, path) = try DataOpSupport.read(context, "train")
-        var validation: Dataset?
-        if case .path(let validationPath)? = context.arguments["validation"] { validation = try DatasetFile.read(validationPath) }
+        let validation = try DataOpSupport.readOptional(context, "validation")?.dataset
         var trainer = MultilayerPerceptron()
         guard case .value(.list(let widths))? = context.arguments["hidden"] else { throw OpError("train/mlp: 'hidden' is a list of layer widths") }
         trainer.hidden = widths.compactMap { if case .int(let width) = $0 { width } else { nil } }
@@ -38,14 +37,10 @@ struct TrainMLPOp: Op {
         let (network, state) = trainer.start(
             inputs: train.featureCount, outputs: isClassification ? train.classes.count : 1, output: isClassification ? .softmax : .identity
         )
-        let started = Date()
-        let (model, finalState) = try trainer.train(train, validation: validation, from: network, state: state, file: path) { epoch in
-            try context.checkCancellation()
-            ModelOpSupport.reportEpoch(
-                context, epoch: epoch.epoch, of: trainer.epochs, loss: epoch.loss, validation: epoch.validationScore,
-                rows: train.rowCount, started: started, firstEpoch: 1
-            )
-        }
+        let (model, finalState) = try trainer.train(
+            train, validation: validation, from: network, state: state, file: path,
+            report: ModelOpSupport.epochReporter(context, epochs: trainer.epochs, rows: train.rowCount)
+        )
         let info = try ModelOpSupport.info(context, framework: "mlp", train: train)
         try Checkpoint.write(.network(model), info: info, state: finalState, to: try context.outputPath("model"))
         var metrics = ModelOpSupport.trainingMetrics(model, train: train, validation: validation)
@@ -66,7 +61,7 @@ struct TrainKMeansOp: Op {
         kmeans.maximumIterations = try context.int("max_iterations")
         kmeans.seed = try DataOpSupport.seed(context)
         kmeans.threads = context.threadBudget
-        let (model, inertia) = try kmeans.fit(Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features), file: path)
+        let (model, inertia) = try kmeans.fit(train.featureMatrix, file: path)
         var info = try ModelOpSupport.info(context, framework: "kmeans", train: train)
         (info.task, info.classes, info.targetName) = (.unlabelled, [], "")
         try Checkpoint.write(.kmeans(model), info: info, to: try context.outputPath("model"))
@@ -81,7 +76,7 @@ struct TrainPCAOp: Op {
         BLAS.setThreadCount(context.threadBudget)
         let (train, path) = try DataOpSupport.read(context, "train")
         let model = try PrincipalComponents.fit(
-            Matrix(rows: train.rowCount, columns: train.featureCount, values: train.features), components: try context.int("components"), file: path
+            train.featureMatrix, components: try context.int("components"), file: path
         )
         var info = try ModelOpSupport.info(context, framework: "pca", train: train)
         (info.task, info.classes, info.targetName) = (.unlabelled, [], "")

@@ -55,6 +55,15 @@ enum ModelOpSupport {
         return (model, info, path)
     }
 
+    /// What an evaluation op starts from: the network of its `model`, what it was made with, and its
+    /// `data` as the model's inputs (already scaled, as the pipeline prepared it).
+    static func evaluationInputs(_ context: OpContext) throws -> (network: DenseNetwork, info: ModelInfo, data: Dataset, path: String, inputs: Matrix) {
+        let (trained, info, modelPath) = try model(context)
+        let network = try network(trained, context, path: modelPath)
+        let (data, path) = try DataOpSupport.read(context, "data")
+        return (network, info, data, path, try modelInputs(data, for: info, applyingPreprocessing: false, file: path))
+    }
+
     /// The network inside a checkpoint, or an error for other kinds of model.
     static func network(_ model: TrainedModel, _ context: OpContext, path: String) throws -> DenseNetwork {
         guard case .network(let network) = model else {
@@ -63,13 +72,24 @@ enum ModelOpSupport {
         return network
     }
 
-    /// A per-epoch progress report: loss, validation score, samples/s and the estimated time left.
-    static func reportEpoch(_ context: OpContext, epoch: Int, of total: Int, loss: Double, validation: Double?, rows: Int, started: Date, firstEpoch: Int) {
-        let elapsed = max(Date().timeIntervalSince(started), 1e-9)
-        let done = epoch - firstEpoch + 1
-        var metrics = ["loss": loss, "samples_per_second": Double(rows * done) / elapsed, "eta_seconds": elapsed / Double(done) * Double(total - epoch)]
-        metrics["validation_score"] = validation
-        context.progress.report(ProgressUpdate(fraction: Double(epoch) / Double(max(total, 1)), epoch: epoch, totalEpochs: total, metrics: metrics))
+    /// What a training reports after each epoch to the context's progress channel: loss, validation
+    /// score, samples/s and the estimated time left. It also stops the training when the run is
+    /// cancelled.
+    static func epochReporter(_ context: OpContext, epochs total: Int, rows: Int) -> (MultilayerPerceptron.Epoch) throws -> Void {
+        let started = Date()
+        return { epoch in
+            try context.checkCancellation()
+            let elapsed = max(Date().timeIntervalSince(started), 1e-9)
+            var metrics = [
+                "loss": epoch.loss,
+                "samples_per_second": Double(rows * epoch.epoch) / elapsed,
+                "eta_seconds": elapsed / Double(epoch.epoch) * Double(total - epoch.epoch),
+            ]
+            metrics["validation_score"] = epoch.validationScore
+            context.progress.report(ProgressUpdate(
+                fraction: Double(epoch.epoch) / Double(max(total, 1)), epoch: epoch.epoch, totalEpochs: total, metrics: metrics
+            ))
+        }
     }
 
     /// A trained network's metrics on its training set and, when given, its validation set, named
@@ -78,7 +98,7 @@ enum ModelOpSupport {
         var metrics: [String: Double] = [:]
         for (prefix, data) in [("train", train), ("validation", validation)] {
             guard let data else { continue }
-            let outputs = model.outputs(Matrix(rows: data.rowCount, columns: data.featureCount, values: data.features))
+            let outputs = model.outputs(data.featureMatrix)
             let measured: [String: Double] = switch data.targets {
             case .classes(let ids): Metrics.classification(probabilities: outputs, labels: ids).filter { !$0.key.hasPrefix("confusion_") }
             case .values(let targets): Metrics.regression(predictions: outputs.values.map(Double.init), targets: targets)
@@ -118,23 +138,16 @@ struct TrainLogisticOp: Op {
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
         let (train, path) = try DataOpSupport.read(context, "train")
-        let validation = try { () throws -> Dataset? in
-            guard case .path(let validationPath)? = context.arguments["validation"] else { return nil }
-            return try DatasetFile.read(validationPath)
-        }()
+        let validation = try DataOpSupport.readOptional(context, "validation")?.dataset
         var trainer = LogisticRegression()
         trainer.learningRate = try context.double("learning_rate")
         trainer.l2 = try context.double("l2")
         trainer.epochs = try context.int("epochs")
         trainer.seed = try DataOpSupport.seed(context)
-        let started = Date()
-        let (model, state) = try trainer.fit(train, validation: validation, file: path) { epoch in
-            try context.checkCancellation()
-            ModelOpSupport.reportEpoch(
-                context, epoch: epoch.epoch, of: trainer.epochs, loss: epoch.loss, validation: epoch.validationScore,
-                rows: train.rowCount, started: started, firstEpoch: 1
-            )
-        }
+        let (model, state) = try trainer.fit(
+            train, validation: validation, file: path,
+            report: ModelOpSupport.epochReporter(context, epochs: trainer.epochs, rows: train.rowCount)
+        )
         let info = try ModelOpSupport.info(context, framework: "logistic", train: train)
         try Checkpoint.write(.network(model), info: info, state: state, to: try context.outputPath("model"))
         let metrics = ModelOpSupport.trainingMetrics(model, train: train, validation: validation)
@@ -147,16 +160,15 @@ struct EvalClassificationOp: Op {
 
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
-        let (trained, info, modelPath) = try ModelOpSupport.model(context)
-        let model = try ModelOpSupport.network(trained, context, path: modelPath)
-        let (data, path) = try DataOpSupport.read(context, "data")
+        let (model, info, data, path, inputs) = try ModelOpSupport.evaluationInputs(context)
         guard model.output == .softmax, let labels = data.classIDs, data.task == .classification else {
             throw OpError("eval/classification: needs a classifier and labelled classification data; \(path) is \(data.task.rawValue)")
         }
         guard data.classes == info.classes else {
-            throw OpError("eval/classification: \(path) names its classes \(data.classes), the model \(info.classes)")
+            throw OpError(
+                "eval/classification: \(path) names its classes \(data.classes), the model \(info.classes); evaluate on data imported with the same label column"
+            )
         }
-        let inputs = try modelInputs(data, for: info, applyingPreprocessing: false, file: path)
         let metrics = Metrics.classification(probabilities: model.outputs(inputs), labels: labels)
         try ModelOpSupport.writeMetrics(metrics, context)
         try ModelOpSupport.gate(metrics, metric: "accuracy", argument: "min_accuracy", context)
@@ -168,13 +180,10 @@ struct EvalRegressionOp: Op {
 
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
-        let (trained, info, modelPath) = try ModelOpSupport.model(context)
-        let model = try ModelOpSupport.network(trained, context, path: modelPath)
-        let (data, path) = try DataOpSupport.read(context, "data")
+        let (model, _, data, path, inputs) = try ModelOpSupport.evaluationInputs(context)
         guard model.output == .identity, case .values(let targets) = data.targets else {
             throw OpError("eval/regression: needs a regression model and regression data; \(path) is \(data.task.rawValue)")
         }
-        let inputs = try modelInputs(data, for: info, applyingPreprocessing: false, file: path)
         let predictions = model.outputs(inputs).values.map(Double.init)
         let metrics = Metrics.regression(predictions: predictions, targets: targets)
         try ModelOpSupport.writeMetrics(metrics, context)

@@ -35,10 +35,6 @@ public struct Template: Hashable, Sendable {
         return found
     }
 
-    public var hasExpressions: Bool {
-        segments.contains { if case .expression = $0 { true } else { false } }
-    }
-
     /// Splits a string into text and `${{ }}` expressions.
     /// - Throws: ``ExpressionError`` for an unclosed `${{`, with offsets into `text`. An expression
     ///   that does not parse becomes an ``Segment/invalid(_:)`` segment.

@@ -15,9 +15,6 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-func matrix(_ dataset: Dataset) -> Matrix {
-    Matrix(rows: dataset.rowCount, columns: dataset.featureCount, values: dataset.features)
-}
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 do {
@@ -52,7 +49,7 @@ do {
                 var trainer = LogisticRegression()
                 if let epochs { trainer.epochs = epochs }
                 let (model, _) = try trainer.fit(train)
-                score = Metrics.classification(probabilities: model.outputs(matrix(test)), labels: test.classIDs!)["accuracy"]!
+                score = Metrics.classification(probabilities: model.outputs(test.featureMatrix), labels: test.classIDs!)["accuracy"]!
             case "mlp":
                 var trainer = MultilayerPerceptron()
                 trainer.hidden = [64]
@@ -61,14 +58,14 @@ do {
                 trainer.epochs = epochs ?? 20
                 let (network, state) = trainer.start(inputs: train.featureCount, outputs: train.classes.count, output: .softmax)
                 let (model, _) = try trainer.train(train, from: network, state: state)
-                score = Metrics.classification(probabilities: model.outputs(matrix(test)), labels: test.classIDs!)["accuracy"]!
+                score = Metrics.classification(probabilities: model.outputs(test.featureMatrix), labels: test.classIDs!)["accuracy"]!
             case "kmeans":
                 var kmeans = KMeans(k: train.classes.count)
                 kmeans.threads = Int(arguments[3])!
-                let (_, inertia) = try kmeans.fit(matrix(train))
+                let (_, inertia) = try kmeans.fit(train.featureMatrix)
                 score = inertia
             case "pca":
-                let model = try PrincipalComponents.fit(matrix(train), components: 16)
+                let model = try PrincipalComponents.fit(train.featureMatrix, components: 16)
                 score = model.explainedVarianceRatio.reduce(0, +)
             default:
                 FileHandle.standardError.write(Data("unknown framework \(framework)\n".utf8))
