@@ -19,9 +19,15 @@ enum DataOpSupport {
 
     /// Writes `dataset` to the output, recording that `op` made it from the file at `sourcePath`.
     static func write(_ dataset: Dataset, to output: String, _ context: OpContext, from sourcePath: String?) throws {
+        try write(dataset, to: output, context, sourceSHA256: try sourcePath.map(DatasetFile.sha256(ofFile:)) ?? "")
+    }
+
+    /// Writes `dataset` to the output, recording that `op` made it from a file of that digest; for
+    /// ops that write several outputs from one input, which is then hashed once.
+    static func write(_ dataset: Dataset, to output: String, _ context: OpContext, sourceSHA256: String) throws {
         var dataset = dataset
         dataset.provenance = Dataset.Provenance(
-            sourceSHA256: try sourcePath.map(DatasetFile.sha256(ofFile:)) ?? "",
+            sourceSHA256: sourceSHA256,
             source: dataset.provenance.source,
             createdBy: "\(context.opName)@\(BuiltinOps.signature(context.opName).version)"
         )
@@ -76,9 +82,10 @@ struct SplitOp: Op {
             stratify: try context.bool("stratify"), seed: try DataOpSupport.seed(context)
         )
         let parts = try split.indices(for: dataset, file: path)
+        let digest = try DatasetFile.sha256(ofFile: path)
         for (name, rows) in [("train", parts.train), ("validation", parts.validation), ("test", parts.test)] {
             try context.checkCancellation()
-            try DataOpSupport.write(dataset.rows(rows), to: name, context, from: path)
+            try DataOpSupport.write(dataset.rows(rows), to: name, context, sourceSHA256: digest)
         }
     }
 }
