@@ -115,7 +115,7 @@ public struct MultilayerPerceptron: Sendable {
                 start += batchSize
                 lossSum += step(
                     &network, &state, &powers,
-                    inputs: features.rows(batch), targets: targets.values.rows(batch.map { targets.position[$0]! }),
+                    inputs: features.rows(batch), targets: targets.values.rows(batch),
                     loss: lossFunction, rate: rate
                 )
             }
@@ -259,20 +259,19 @@ public struct MultilayerPerceptron: Sendable {
         }
     }
 
-    /// The training targets as a matrix (one-hot classes, or the values), for the labelled rows.
-    private static func targetMatrix(_ dataset: Dataset, outputs: Int, file: String) throws(DatasetError) -> (rows: [Int], values: Matrix, position: [Int: Int]) {
+    /// The rows that have a target, and the targets as a matrix with one row per dataset row
+    /// (one-hot classes, or the values; an unlabelled row is all zeros and is never trained on).
+    private static func targetMatrix(_ dataset: Dataset, outputs: Int, file: String) throws(DatasetError) -> (rows: [Int], values: Matrix) {
         switch dataset.targets {
         case .classes(let ids):
-            let rows = ids.indices.filter { ids[$0] >= 0 }
-            var values = Matrix(rows: rows.count, columns: outputs)
-            for (position, row) in rows.enumerated() {
-                guard Int(ids[row]) < outputs else { throw DatasetError(file: file, "class id \(ids[row]) is beyond the network's \(outputs) outputs") }
-                values[position, Int(ids[row])] = 1
+            var values = Matrix(rows: ids.count, columns: outputs)
+            for (row, id) in ids.enumerated() where id >= 0 {
+                guard Int(id) < outputs else { throw DatasetError(file: file, "class id \(id) is beyond the network's \(outputs) outputs") }
+                values[row, Int(id)] = 1
             }
-            return (rows, values, Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1, $0) }))
+            return (ids.indices.filter { ids[$0] >= 0 }, values)
         case .values(let targets):
-            let rows = Array(targets.indices)
-            return (rows, Matrix(rows: rows.count, columns: 1, values: targets.map(Float.init)), Dictionary(uniqueKeysWithValues: rows.map { ($0, $0) }))
+            return (Array(targets.indices), Matrix(rows: targets.count, columns: 1, values: targets.map(Float.init)))
         }
     }
 
