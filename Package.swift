@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // libyaml from the system (apt: libyaml-dev), read event by event so that every node keeps
@@ -92,6 +95,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The engine: the durable queue (a pure state machine over a store interface, SQLite
+        // here), the content-addressed artifact store, workers that execute ops and commands,
+        // the cache, run records and schedules.
+        .target(
+            name: "Engine",
+            dependencies: [
+                "PipelineLanguage",
+                "BlacktailOps",
+                "Frameworks",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The command-line tool: argument parsing and output only.
         .executableTarget(
             name: "blacktail",
@@ -99,6 +119,7 @@ let package = Package(
                 "PipelineLanguage",
                 "BlacktailOps",
                 "BlacktailData",
+                "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -143,6 +164,11 @@ let package = Package(
         .testTarget(
             name: "FrameworksTests",
             dependencies: ["Frameworks", "Numerics", "BlacktailData"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine", "PipelineLanguage", "BlacktailOps", "blacktail"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

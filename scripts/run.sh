@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: sets up what is missing, builds blacktail in release mode,
-# then validates every pipeline in pipelines/, prints the plan of the flagship pipeline, and runs its
-# first data step by hand: imports datasets/iris.csv into an HDF5 dataset and inspects it.
-# (Running plans end to end arrives with the engine; see docs/architecture.md.)
+# validates every pipeline in pipelines/, then runs the flagship pipeline end to end with the local
+# engine (SQLite store and artifacts in .blacktail/) and prints the run's record.
+# Publishing to the market is turned off (-p publish=false) until the market registry exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -10,8 +10,6 @@ swift build -c release --product blacktail
 blacktail=$(swift build -c release --show-bin-path)/blacktail
 "$blacktail" validate pipelines/*.yaml
 echo
-"$blacktail" plan pipelines/iris-classifier.yaml
+"$blacktail" run pipelines/iris-classifier.yaml -p publish=false
 echo
-mkdir -p .blacktail
-"$blacktail" data import datasets/iris.csv --label species -o .blacktail/iris.h5
-"$blacktail" data inspect .blacktail/iris.h5
+"$blacktail" runs --limit 5

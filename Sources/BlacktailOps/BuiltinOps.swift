@@ -60,7 +60,7 @@ public enum BuiltinOps {
             name: "data/import-csv", version: 1,
             summary: "Reads a CSV file with a header row into a dataset, encoding class names in a stable order.",
             arguments: [
-                .init("path", .string, summary: "the CSV file, relative to the working folder"),
+                .init("path", .string, projectFile: true, summary: "the CSV file, relative to the project folder"),
                 .init("label", .string, .optional, summary: "the label column; without it the rows are unlabelled"),
                 .init("task", .string, .defaultValue(.string("auto")), choices: ["auto", "classification", "regression", "unlabelled"].map(Value.string),
                       summary: "how to read the label: 'auto' takes numbers as regression and names as classes"),

@@ -1,8 +1,9 @@
 import ArgumentParser
+import Engine
 
 @main
 struct Blacktail: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = Submitter.blacktailVersion
 
     static let configuration = CommandConfiguration(
         commandName: "blacktail",
@@ -15,6 +16,17 @@ struct Blacktail: AsyncParsableCommand {
             Ops.self,
             Schema.self,
             DataCommand.self,
+            RunCommand.self,
+            SubmitCommand.self,
+            WorkerCommand.self,
+            RunsCommand.self,
+            StatusCommand.self,
+            LogsCommand.self,
+            CancelCommand.self,
+            RetryCommand.self,
+            ScheduleCommand.self,
+            SchedulerCommand.self,
+            GCCommand.self,
         ]
     )
 }

@@ -19,6 +19,9 @@ public struct OpSignature: Sendable {
         public var maximum: Double?
         public var choices: [Value]?
         public var summary: String
+        /// Whether a string argument names a file of the project (relative to the project folder):
+        /// the engine then resolves it, and the file's bytes enter the cache key and the run's record.
+        public var isProjectFile: Bool
 
         public init(
             _ name: String,
@@ -27,6 +30,7 @@ public struct OpSignature: Sendable {
             minimum: Double? = nil,
             maximum: Double? = nil,
             choices: [Value]? = nil,
+            projectFile: Bool = false,
             summary: String
         ) {
             self.name = name
@@ -35,6 +39,7 @@ public struct OpSignature: Sendable {
             self.minimum = minimum
             self.maximum = maximum
             self.choices = choices
+            self.isProjectFile = projectFile
             self.summary = summary
         }
 
@@ -97,6 +102,7 @@ public struct OpSignature: Sendable {
                 if let minimum = argument.minimum { object["minimum"] = .double(minimum) }
                 if let maximum = argument.maximum { object["maximum"] = .double(maximum) }
                 if let choices = argument.choices { object["choices"] = .array(choices.map(\.json)) }
+                if argument.isProjectFile { object["project_file"] = true }
                 return .object(object)
             }),
             "outputs": .array(outputs.map { output in

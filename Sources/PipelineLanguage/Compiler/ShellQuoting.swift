@@ -1,11 +1,11 @@
 import Foundation
 
 /// Quoting of values interpolated into `run:` commands.
-enum ShellQuoting {
+public enum ShellQuoting {
     /// The value as one shell word: unchanged when it has only characters no shell treats
     /// specially (`0.01`, `resnet-50`, `a/b.csv`), otherwise in single quotes, so that a parameter
     /// such as `x; rm -rf ~` stays data.
-    static func quoted(_ value: String) -> String {
+    public static func quoted(_ value: String) -> String {
         let isSafe = !value.isEmpty && value.utf8.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):

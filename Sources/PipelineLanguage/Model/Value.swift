@@ -171,3 +171,38 @@ public enum ArtifactType: String, Hashable, Sendable, CaseIterable {
     /// A folder of files.
     case directory
 }
+
+/// Values are stored as one-key objects (`{"int": 3}`, `{"float": 3.0}`) so that an int and a float
+/// of the same number stay apart through a round trip.
+extension Value: Codable {
+    private enum Key: String, CodingKey {
+        case null, bool, int, float, string, list
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        guard let key = container.allKeys.first, container.allKeys.count == 1 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a value is an object with exactly one of null, bool, int, float, string, list"))
+        }
+        switch key {
+        case .null: self = .null
+        case .bool: self = .bool(try container.decode(Bool.self, forKey: key))
+        case .int: self = .int(try container.decode(Int.self, forKey: key))
+        case .float: self = .float(try container.decode(Double.self, forKey: key))
+        case .string: self = .string(try container.decode(String.self, forKey: key))
+        case .list: self = .list(try container.decode([Value].self, forKey: key))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        switch self {
+        case .null: try container.encode(true, forKey: .null)
+        case .bool(let value): try container.encode(value, forKey: .bool)
+        case .int(let value): try container.encode(value, forKey: .int)
+        case .float(let value): try container.encode(value, forKey: .float)
+        case .string(let value): try container.encode(value, forKey: .string)
+        case .list(let items): try container.encode(items, forKey: .list)
+        }
+    }
+}

@@ -1,0 +1,415 @@
+import BlacktailOps
+import Foundation
+import Frameworks
+import Logging
+import PipelineLanguage
+import Synchronization
+
+/// Runs one attempt of one task: resolves its inputs (checking every digest), decides its
+/// condition, looks up the cache, runs the op or the command in the attempt's folder, and moves
+/// the outputs into the artifact store. It never throws: every way an attempt can end is an
+/// ``Outcome`` in the returned ``Completion``.
+public struct TaskExecutor: Sendable {
+    public var workspace: Workspace
+    public var catalogue: [String: any Op]
+    /// How long a cancelled command gets between SIGTERM and SIGKILL.
+    public var terminationGrace: Duration = .seconds(5)
+
+    public init(workspace: Workspace, catalogue: OpCatalogue) {
+        self.workspace = workspace
+        var ops: [String: any Op] = [:]
+        for entry in catalogue.entries {
+            if let implementation = entry.implementation { ops[entry.signature.name] = implementation }
+        }
+        self.catalogue = ops
+    }
+
+    /// What the attempt needs from its surroundings.
+    public struct Environment: Sendable {
+        public var worker: String
+        /// The GPU indices this attempt may use (`CUDA_VISIBLE_DEVICES`).
+        public var gpus: [String]
+        /// The states and outputs of the nodes the task needs.
+        public var upstream: [String: UpstreamTask]
+        public var progress: @Sendable (ProgressUpdate) -> Void
+
+        public init(worker: String, gpus: [String], upstream: [String: UpstreamTask], progress: @escaping @Sendable (ProgressUpdate) -> Void) {
+            self.worker = worker
+            self.gpus = gpus
+            self.upstream = upstream
+            self.progress = progress
+        }
+    }
+
+    /// Decides the attempt's outcome; `cacheLookup` finds earlier outputs by cache key.
+    public func execute(
+        _ task: ClaimedTask,
+        environment: Environment,
+        cacheLookup: @Sendable (String) async throws -> CacheEntry?
+    ) async -> Completion {
+        let startedAt = Date().timeIntervalSince1970
+        var completion = Completion(
+            taskID: task.snapshot.id, attempt: task.snapshot.attempt, worker: environment.worker,
+            outcome: .failed(message: "not run"), startedAt: startedAt
+        )
+        let folder = workspace.attemptFolder(run: task.snapshot.runID, node: task.spec.nodeID, attempt: task.snapshot.attempt)
+        do {
+            try? FileManager.default.removeItem(atPath: folder)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let inputs = try resolveInputs(task, upstream: environment.upstream)
+            completion.inputs = inputs.records
+
+            if let reason = try conditionBlocks(task, inputs: inputs, upstream: environment.upstream) {
+                completion.outcome = .skipped(reason: reason)
+                return completion
+            }
+            let cacheKey = Self.cacheKey(planKey: task.spec.planKey, inputs: inputs.records)
+            completion.cacheKey = cacheKey
+            if task.spec.cache, !task.noCache, let entry = try await cacheLookup(cacheKey),
+               entry.outputs.allSatisfy({ workspace.artifacts.contains($0.digest) }) {
+                completion.outputs = entry.outputs
+                completion.outcome = .succeeded(cacheHit: true)
+                try? "cache hit: outputs of \(entry.nodeID) in run \(entry.runID)\n".write(toFile: "\(folder)/cache-hit", atomically: true, encoding: .utf8)
+                return completion
+            }
+            let outputPaths = try prepareOutputs(task.spec, folder: folder)
+            switch task.spec.action {
+            case .op(let name, _):
+                try await runOp(name, task: task, inputs: inputs, outputPaths: outputPaths, folder: folder, environment: environment)
+            case .shell(let command):
+                try await runCommand(command, task: task, inputs: inputs, outputPaths: outputPaths, folder: folder, environment: environment)
+            }
+            completion.outputs = try collectOutputs(task.spec, paths: outputPaths)
+            completion.outcome = .succeeded(cacheHit: false)
+        } catch is CancellationError {
+            completion.outcome = .cancelled
+        } catch let error as TimeoutError {
+            completion.outcome = .failed(message: error.description)
+        } catch {
+            completion.outcome = .failed(message: "\(error)")
+        }
+        return completion
+    }
+
+    /// The key a task's outputs are cached under: its plan key (what it does) and the digest of
+    /// every input (what it does it to).
+    public static func cacheKey(planKey: String, inputs: [ArtifactRecord]) -> String {
+        var text = "blacktail.cache/1\n\(planKey)\n"
+        for input in inputs.sorted(by: { ($0.name, $0.position) < ($1.name, $1.position) }) {
+            text += "\(input.name)[\(input.position)]=\(input.digest)\n"
+        }
+        return Digest.sha256(text)
+    }
+
+    // MARK: Inputs
+
+    struct ResolvedInputs {
+        var records: [ArtifactRecord] = []
+        /// Paths by argument name (a list for list arguments).
+        var paths: [String: [String]] = [:]
+    }
+
+    private func resolveInputs(_ task: ClaimedTask, upstream: [String: UpstreamTask]) throws -> ResolvedInputs {
+        var resolved = ResolvedInputs()
+        for named in task.spec.arguments {
+            switch named.argument {
+            case .artifact(let reference):
+                if let record = try upstreamArtifact(reference, name: named.name, position: 0, upstream: upstream) {
+                    resolved.records.append(record)
+                    resolved.paths[named.name] = [try workspace.artifacts.verifiedPath(record.digest)]
+                }
+            case .artifacts(let references):
+                var paths: [String] = []
+                for (position, reference) in references.enumerated() {
+                    if let record = try upstreamArtifact(reference, name: named.name, position: position, upstream: upstream) {
+                        resolved.records.append(record)
+                        paths.append(try workspace.artifacts.verifiedPath(record.digest))
+                    }
+                }
+                resolved.paths[named.name] = paths
+            case .projectFile(let relative):
+                let path = try projectPath(relative, project: task.projectDirectory, argument: named.name)
+                let (digest, size) = try workspace.artifacts.ingest(copying: path)
+                resolved.records.append(ArtifactRecord(name: named.name, type: "file", digest: digest, size: size, source: relative))
+                resolved.paths[named.name] = [path]
+            case .value, .deferred:
+                continue
+            }
+        }
+        return resolved
+    }
+
+    private func upstreamArtifact(_ reference: TaskSpec.ArtifactReference, name: String, position: Int, upstream: [String: UpstreamTask]) throws -> ArtifactRecord? {
+        guard let task = upstream[reference.node] else {
+            throw EngineError("input '\(name)': the store has no task \(reference.node)")
+        }
+        guard var record = task.outputs[reference.output] else {
+            // A node that runs after an upstream failure (`if: always()`) finds no outputs there.
+            if task.state != .succeeded { return nil }
+            throw EngineError("input '\(name)': \(reference.node) succeeded without recording its output '\(reference.output)'")
+        }
+        record.name = name
+        record.position = position
+        record.source = "\(reference.node).\(reference.output)"
+        return record
+    }
+
+    private func projectPath(_ relative: String, project: String, argument: String) throws -> String {
+        let path = relative.hasPrefix("/") ? relative : "\(project)/\(relative)"
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else {
+            throw EngineError("'\(argument)': the project has no file \(relative) (looked in \(project))")
+        }
+        return path
+    }
+
+    // MARK: Conditions and deferred values
+
+    private func evaluator(_ task: ClaimedTask, upstream: [String: UpstreamTask]) -> RuntimeEvaluator {
+        let needed = Set(task.spec.needsArtifacts.map(\.node)).union(upstream.keys)
+        let states = needed.compactMap { upstream[$0]?.state }
+        let store = workspace.artifacts
+        return RuntimeEvaluator(
+            upstreamSucceeded: states.allSatisfy { $0 == .succeeded || $0 == .skipped },
+            upstreamFailed: states.contains { $0 == .failed || $0 == .cancelled }
+        ) { node, output, field in
+            guard let record = upstream[node]?.outputs[output] else {
+                throw EngineError("the metrics '\(output)' of \(node) are not there (\(node) is \(upstream[node]?.state.rawValue ?? "unknown"))")
+            }
+            return try Metrics.read(try store.verifiedPath(record.digest))[field].map(Value.float)
+        }
+    }
+
+    /// The reason not to run, when the condition is false.
+    private func conditionBlocks(_ task: ClaimedTask, inputs: ResolvedInputs, upstream: [String: UpstreamTask]) throws -> String? {
+        guard let text = task.spec.condition else { return nil }
+        let expression = try ExpressionParser.parse(text)
+        let value = try evaluator(task, upstream: upstream).evaluate(expression)
+        guard case .bool(let holds) = value else {
+            throw EngineError("the condition \(text) gave \(value.literal), not a bool")
+        }
+        if holds { return nil }
+        return text == "false" ? "its condition was false when the plan was made" : "condition is false: \(text)"
+    }
+
+    private func opArguments(_ task: ClaimedTask, inputs: ResolvedInputs, upstream: [String: UpstreamTask]) throws -> [String: OpContext.Argument] {
+        var arguments: [String: OpContext.Argument] = [:]
+        for named in task.spec.arguments {
+            switch named.argument {
+            case .value(let value):
+                arguments[named.name] = .value(value)
+            case .deferred(let text):
+                arguments[named.name] = .value(try evaluator(task, upstream: upstream).evaluate(try ExpressionParser.parse(text)))
+            case .projectFile:
+                if let path = inputs.paths[named.name]?.first { arguments[named.name] = .value(.string(path)) }
+            case .artifact:
+                if let path = inputs.paths[named.name]?.first { arguments[named.name] = .path(path) }
+            case .artifacts:
+                arguments[named.name] = .paths(inputs.paths[named.name] ?? [])
+            }
+        }
+        return arguments
+    }
+
+    // MARK: Outputs
+
+    private func prepareOutputs(_ spec: TaskSpec, folder: String) throws -> [String: String] {
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: "\(folder)/outputs", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: "\(folder)/work", withIntermediateDirectories: true)
+        var paths: [String: String] = [:]
+        for output in spec.outputs {
+            if let path = output.path {
+                let full = "\(folder)/work/\(path)"
+                try manager.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                paths[output.name] = full
+            } else {
+                paths[output.name] = "\(folder)/outputs/\(output.name)\(Self.fileExtension(output.type))"
+            }
+        }
+        return paths
+    }
+
+    static func fileExtension(_ type: String) -> String {
+        switch type {
+        case "dataset", "model": ".h5"
+        case "metrics": ".json"
+        default: ""
+        }
+    }
+
+    private func collectOutputs(_ spec: TaskSpec, paths: [String: String]) throws -> [ArtifactRecord] {
+        var records: [ArtifactRecord] = []
+        for output in spec.outputs {
+            guard let path = paths[output.name], FileManager.default.fileExists(atPath: path) else {
+                throw EngineError("the step did not write its output '\(output.name)' (expected at \(paths[output.name] ?? "?"))")
+            }
+            if output.type == "metrics" {
+                do {
+                    _ = try Metrics.read(path)
+                } catch {
+                    throw EngineError("output '\(output.name)' is not a metrics file: \(error)")
+                }
+            }
+            let (digest, size) = try workspace.artifacts.ingest(moving: path)
+            records.append(ArtifactRecord(name: output.name, type: output.type, digest: digest, size: size))
+        }
+        return records
+    }
+
+    // MARK: Ops
+
+    private func runOp(
+        _ name: String, task: ClaimedTask, inputs: ResolvedInputs, outputPaths: [String: String], folder: String, environment: Environment
+    ) async throws {
+        guard let op = catalogue[name] else {
+            throw EngineError("the op \(name) is declared but this build cannot run it yet")
+        }
+        let log = try FileLog(path: "\(folder)/op.log")
+        var logger = Logger(label: "blacktail.op") { _ in FileLogHandler(log: log) }
+        logger[metadataKey: "node"] = "\(task.spec.nodeID)"
+        let progressLog = try FileLog(path: "\(folder)/progress.jsonl")
+        let context = OpContext(
+            nodeID: task.spec.nodeID,
+            opName: name,
+            arguments: try opArguments(task, inputs: inputs, upstream: environment.upstream),
+            outputPaths: outputPaths,
+            scratchDirectory: "\(folder)/scratch",
+            logger: logger,
+            progress: ProgressReporter { update in
+                progressLog.write(Self.progressJSON(update) + "\n")
+                environment.progress(update)
+            },
+            seed: task.spec.seed,
+            threadBudget: Int(task.spec.resources.cpu.rounded(.up)),
+            deterministic: task.deterministic
+        )
+        try FileManager.default.createDirectory(atPath: context.scratchDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: context.scratchDirectory) }
+        try writeRecord(task, folder: folder, arguments: context.arguments, outputs: outputPaths)
+        try await withTimeout(task.spec.timeoutSeconds) {
+            try await op.run(context)
+        }
+    }
+
+    private func writeRecord(_ task: ClaimedTask, folder: String, arguments: [String: OpContext.Argument], outputs: [String: String]) throws {
+        var lines = ["op: \(task.spec.displayAction)", "node: \(task.spec.nodeID)", "seed: \(task.spec.seed)", "arguments:"]
+        for name in arguments.keys.sorted() {
+            let text: String = switch arguments[name]! {
+            case .value(let value): value.literal
+            case .path(let path): path
+            case .paths(let paths): paths.joined(separator: " ")
+            }
+            lines.append("  \(name): \(text)")
+        }
+        lines.append("outputs:")
+        for name in outputs.keys.sorted() { lines.append("  \(name): \(outputs[name]!)") }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: "\(folder)/op.txt", atomically: true, encoding: .utf8)
+    }
+
+    static func progressJSON(_ update: ProgressUpdate) -> String {
+        var object: [String: JSONValue] = ["metrics": .object(update.metrics.mapValues { $0.isFinite ? .double($0) : .null })]
+        if let fraction = update.fraction { object["fraction"] = .double(fraction) }
+        if let epoch = update.epoch { object["epoch"] = .int(epoch) }
+        if let total = update.totalEpochs { object["total_epochs"] = .int(total) }
+        if let message = update.message { object["message"] = .string(message) }
+        return JSONValue.object(object).canonicalText
+    }
+
+    // MARK: Commands
+
+    private func runCommand(
+        _ command: String, task: ClaimedTask, inputs: ResolvedInputs, outputPaths: [String: String], folder: String, environment: Environment
+    ) async throws {
+        let resolved = try CommandTemplate.substitute(command, inputs: inputs.paths, outputs: outputPaths)
+        try ("#!/bin/sh\n# \(task.spec.nodeID) of run \(task.snapshot.runID), attempt \(task.snapshot.attempt)\ncd \(ShellQuoting.quoted("\(folder)/work"))\n" + resolved + "\n")
+            .write(toFile: "\(folder)/command.sh", atomically: true, encoding: .utf8)
+        var variables: [String: String] = [
+            "BLACKTAIL_RUN": task.snapshot.runID,
+            "BLACKTAIL_NODE": task.spec.nodeID,
+            "BLACKTAIL_ATTEMPT": String(task.snapshot.attempt),
+            "BLACKTAIL_SEED": String(task.spec.seed),
+            "BLACKTAIL_PROJECT": task.projectDirectory,
+            "BLACKTAIL_THREADS": String(Int(task.spec.resources.cpu.rounded(.up))),
+            "CUDA_VISIBLE_DEVICES": environment.gpus.joined(separator: ","),
+        ]
+        for pair in task.spec.env where pair.count == 2 { variables[pair[0]] = pair[1] }
+        let status = try await CommandRunner.run(
+            script: resolved,
+            workingDirectory: "\(folder)/work",
+            environment: variables,
+            stdout: "\(folder)/stdout.log",
+            stderr: "\(folder)/stderr.log",
+            timeoutSeconds: task.spec.timeoutSeconds,
+            grace: terminationGrace
+        )
+        try "\(status)\n".write(toFile: "\(folder)/exit_status", atomically: true, encoding: .utf8)
+        guard status == .exited(0) else {
+            let tail = Self.lastLines(of: "\(folder)/stderr.log", count: 5)
+            throw EngineError("the command \(status.description)\(tail.isEmpty ? "" : "; its last lines on stderr:\n" + tail)\n(see \(folder))")
+        }
+    }
+
+    static func lastLines(of path: String, count: Int) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "" }
+        let text = String(decoding: data.suffix(8192), as: UTF8.self)
+        return text.split(separator: "\n", omittingEmptySubsequences: true).suffix(count).map { "  " + $0 }.joined(separator: "\n")
+    }
+}
+
+/// A lapse of `timeout:`.
+struct TimeoutError: Error, CustomStringConvertible {
+    var seconds: Double
+    var description: String { "timed out after \(Duration.seconds(seconds).formatted)" }
+}
+
+/// Runs `body` until it returns or `seconds` pass. On a timeout the body's task is cancelled and
+/// left to notice; the caller goes on at once, so a computation that never checks for
+/// cancellation cannot hold a worker past its `timeout:`.
+func withTimeout(_ seconds: Double?, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    guard let seconds else { return try await body() }
+    let work = Task { try await body() }
+    let finish = OneShot()
+    try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            finish.set(continuation)
+            let timer = Task {
+                try await Task.sleep(for: .seconds(seconds))
+                if let waiting = finish.take() {
+                    work.cancel()
+                    waiting.resume(throwing: TimeoutError(seconds: seconds))
+                }
+            }
+            Task {
+                let result = await work.result
+                timer.cancel()
+                finish.take()?.resume(with: result)
+            }
+        }
+    } onCancel: {
+        work.cancel()
+    }
+}
+
+/// A continuation that the first of several racers resumes.
+private final class OneShot: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Void, any Error>?>(nil)
+
+    func set(_ value: CheckedContinuation<Void, any Error>) {
+        continuation.withLock { $0 = value }
+    }
+
+    func take() -> CheckedContinuation<Void, any Error>? {
+        continuation.withLock { $0.take() }
+    }
+}
+
+extension Duration {
+    /// `90s`, `2m 5s`, `1h 3m`.
+    var formatted: String {
+        let total = Int(components.seconds)
+        if total < 60 { return "\(Double(components.seconds) + Double(components.attoseconds) / 1e18 < 10 ? String(format: "%.1f", Double(components.seconds) + Double(components.attoseconds) / 1e18) : String(total))s" }
+        if total < 3600 { return "\(total / 60)m \(total % 60)s" }
+        return "\(total / 3600)h \(total % 3600 / 60)m"
+    }
+}

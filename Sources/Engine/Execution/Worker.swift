@@ -1,0 +1,216 @@
+import BlacktailOps
+import Foundation
+import Synchronization
+
+/// Takes tasks from a store and runs them: claims what fits its free capacity, keeps each lease
+/// alive by heartbeat, runs the attempt with a ``TaskExecutor``, and reports the outcome.
+///
+/// A worker holds no state a crash could lose: a task it was running when it died returns to the
+/// queue when the lease lapses, and its late report, should it come back, is refused by the store.
+public final class Worker: Sendable {
+    public struct Configuration: Sendable {
+        /// Tasks at once.
+        public var concurrency: Int
+        /// CPU slots; a task takes its `resources.cpu`.
+        public var cpu: Double
+        /// Memory a task's `resources.memory` is counted against; nil counts none.
+        public var memoryBytes: Int64?
+        /// The GPU indices this worker owns.
+        public var gpus: [String]
+        public var labels: [String]
+        public var leaseSeconds: Double = 30
+        /// How long an idle worker waits before asking the store again.
+        public var pollSeconds: Double = 0.25
+        /// How often a running task's progress is written to the store, at most.
+        public var progressInterval: Double = 0.5
+
+        public init(concurrency: Int, cpu: Double, memoryBytes: Int64? = nil, gpus: [String] = [], labels: [String] = []) {
+            self.concurrency = max(1, concurrency)
+            self.cpu = cpu
+            self.memoryBytes = memoryBytes
+            self.gpus = gpus
+            self.labels = labels
+        }
+    }
+
+    public let id: String
+    public let configuration: Configuration
+    private let store: any RunStore
+    private let executor: TaskExecutor
+    private let state: Mutex<State>
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+
+    private struct State {
+        var free: Capacity
+        var freeGPUs: [String]
+        var running: [Int64: Task<Void, Never>] = [:]
+        var stopping = false
+    }
+
+    /// A line for whoever watches: a rejected completion, a failure to reach the store.
+    public let events: @Sendable (String) -> Void
+
+    public init(
+        store: any RunStore,
+        executor: TaskExecutor,
+        configuration: Configuration,
+        id: String? = nil,
+        events: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.store = store
+        self.executor = executor
+        self.configuration = configuration
+        self.id = id ?? Worker.defaultID()
+        self.events = events
+        state = Mutex(State(
+            free: Capacity(cpu: configuration.cpu, memoryBytes: configuration.memoryBytes, gpus: configuration.gpus.count, labels: Set(configuration.labels)),
+            freeGPUs: configuration.gpus
+        ))
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public static func defaultID() -> String {
+        "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
+    }
+
+    /// Whether a task asking for `request` could ever run here.
+    public func couldRun(_ request: ResourceSpec) -> Bool {
+        Capacity(cpu: configuration.cpu, memoryBytes: configuration.memoryBytes, gpus: configuration.gpus.count, labels: Set(configuration.labels))
+            .fits(request)
+    }
+
+    /// Works until `until` returns true (checked after every change and poll), or until the
+    /// surrounding task is cancelled; then lets running attempts finish.
+    public func run(until: @escaping @Sendable () async throws -> Bool = { false }) async throws {
+        let now = Date().timeIntervalSince1970
+        try await store.registerWorker(
+            WorkerRecord(
+                id: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), cpu: configuration.cpu,
+                memoryBytes: configuration.memoryBytes, gpus: configuration.gpus, labels: configuration.labels,
+                startedAt: now, heartbeatAt: now
+            ),
+            now: now
+        )
+        var iterator = wakes.makeAsyncIterator()
+        while !Task.isCancelled {
+            let claimed = try await claimWhatFits()
+            if try await until() { break }
+            if claimed == 0 {
+                // Sleep until a task ends here or the poll interval passes.
+                let waker = wake
+                let timer = Task {
+                    try? await Task.sleep(for: .seconds(configuration.pollSeconds))
+                    waker.yield()
+                }
+                _ = await iterator.next()
+                timer.cancel()
+            }
+        }
+        await drain()
+    }
+
+    /// Stops claiming; attempts already running finish and report.
+    public func stop() {
+        state.withLock { $0.stopping = true }
+        wake.yield()
+    }
+
+    private func drain() async {
+        while true {
+            let tasks = state.withLock { Array($0.running.values) }
+            if tasks.isEmpty { return }
+            for task in tasks { await task.value }
+        }
+    }
+
+    private func claimWhatFits() async throws -> Int {
+        let (free, slots, stopping) = state.withLock { ($0.free, configuration.concurrency - $0.running.count, $0.stopping) }
+        guard slots > 0, !stopping else { return 0 }
+        let claimed: [ClaimedTask]
+        do {
+            claimed = try await store.claim(
+                worker: id, free: free, limit: slots, leaseSeconds: configuration.leaseSeconds, now: Date().timeIntervalSince1970
+            )
+        } catch {
+            events("worker \(id): cannot claim: \(error)")
+            return 0
+        }
+        for task in claimed {
+            let gpus: [String] = state.withLock { state in
+                state.free.reserve(task.spec.resources)
+                let taken = Array(state.freeGPUs.prefix(task.spec.resources.gpus))
+                state.freeGPUs.removeFirst(taken.count)
+                return taken
+            }
+            let attempt = Task { await self.attempt(task, gpus: gpus) }
+            state.withLock { $0.running[task.snapshot.id] = attempt }
+        }
+        return claimed.count
+    }
+
+    private func attempt(_ task: ClaimedTask, gpus: [String]) async {
+        defer {
+            state.withLock { state in
+                state.running[task.snapshot.id] = nil
+                state.free.release(task.spec.resources)
+                state.freeGPUs.append(contentsOf: gpus)
+            }
+            wake.yield()
+        }
+        let snapshot = task.snapshot
+        let lastProgress = Mutex<Double>(0)
+        let store = self.store
+        let interval = configuration.progressInterval
+        let execution = Task { [executor, id] () -> Completion in
+            let upstream: [String: UpstreamTask]
+            do {
+                upstream = try await store.upstream(runID: snapshot.runID, nodes: task.spec.needs)
+            } catch {
+                return Completion(taskID: snapshot.id, attempt: snapshot.attempt, worker: id, outcome: .failed(message: "\(error)"), startedAt: Date().timeIntervalSince1970)
+            }
+            let environment = TaskExecutor.Environment(worker: id, gpus: gpus, upstream: upstream) { update in
+                let now = Date().timeIntervalSince1970
+                let due = lastProgress.withLock { last in
+                    guard now - last >= interval || update.epoch == update.totalEpochs else { return false }
+                    last = now
+                    return true
+                }
+                guard due else { return }
+                let text = TaskExecutor.progressJSON(update)
+                Task { try? await store.setProgress(taskID: snapshot.id, attempt: snapshot.attempt, progress: text) }
+            }
+            return await executor.execute(task, environment: environment) { key in try await store.cacheEntry(key: key) }
+        }
+        let heartbeat = Task { [configuration, id] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(configuration.leaseSeconds / 3))
+                if Task.isCancelled { return }
+                let reply = try? await store.heartbeat(
+                    taskID: snapshot.id, attempt: snapshot.attempt, worker: id,
+                    leaseSeconds: configuration.leaseSeconds, now: Date().timeIntervalSince1970
+                )
+                switch reply {
+                case .lost?:
+                    self.events("\(snapshot.nodeID) of run \(snapshot.runID): attempt \(snapshot.attempt) lost its lease; stopping it")
+                    execution.cancel()
+                    return
+                case .extended(cancelRequested: true)?:
+                    execution.cancel()
+                case .extended(cancelRequested: false)?, nil:
+                    continue
+                }
+            }
+        }
+        var completion = await execution.value
+        heartbeat.cancel()
+        completion.worker = id
+        do {
+            try await store.complete(completion, now: Date().timeIntervalSince1970)
+        } catch let rejection as QueueCore.Rejection {
+            events("\(snapshot.nodeID) of run \(snapshot.runID): the store refused attempt \(snapshot.attempt)'s result (\(rejection))")
+        } catch {
+            events("\(snapshot.nodeID) of run \(snapshot.runID): cannot record attempt \(snapshot.attempt): \(error)")
+        }
+    }
+}

@@ -1,0 +1,291 @@
+public import PipelineLanguage
+
+/// The durable state of the queue: runs, their tasks, attempts, outputs, the cache, workers and
+/// schedules.
+///
+/// Every method is one transaction. The rules of every change come from ``QueueCore``; a store
+/// only loads the rows a change touches and writes back what the rules say, so that the SQLite
+/// store here and a PostgreSQL store for clustered runs behave the same. Times are seconds since
+/// 1970, passed in by the caller, so that a store has no clock of its own.
+public protocol RunStore: Sendable {
+    /// Records a run and its tasks. With an idempotency key that a run already has, nothing is
+    /// added and that run's id is returned with `created == false`.
+    func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool)
+
+    /// Leases up to `limit` ready tasks that fit `free`, in queue order, after returning any task
+    /// whose lease lapsed to the queue.
+    func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, now: Double) async throws -> [ClaimedTask]
+
+    /// Extends a lease. `.lost` means the attempt is no longer this worker's to finish.
+    func heartbeat(taskID: Int64, attempt: Int, worker: String, leaseSeconds: Double, now: Double) async throws -> HeartbeatReply
+
+    /// Ends an attempt, fenced by its number and worker: a stale completion throws
+    /// ``QueueCore/Rejection`` and changes nothing.
+    func complete(_ completion: Completion, now: Double) async throws
+
+    /// Returns tasks whose lease lapsed before `now` to the queue; the number returned.
+    @discardableResult
+    func expireLeases(now: Double) async throws -> Int
+
+    /// Cancels a run: unfinished tasks end cancelled; running ones are asked to stop.
+    func cancel(runID: String, now: Double) async throws
+
+    /// Makes a finished run's failed, skipped and cancelled tasks runnable again, keeping what
+    /// succeeded.
+    func retry(runID: String, now: Double) async throws
+
+    func setProgress(taskID: Int64, attempt: Int, progress: String) async throws
+
+    /// The state and outputs of the named nodes of a run.
+    func upstream(runID: String, nodes: [String]) async throws -> [String: UpstreamTask]
+
+    /// The outputs of the last successful task with this cache key whose files are all kept.
+    func cacheEntry(key: String) async throws -> CacheEntry?
+
+    /// The state of a run, by its whole id: cheap enough to poll.
+    func runState(_ id: String) async throws -> RunState?
+    /// A run by id, or by a prefix of an id that only one run has.
+    func run(_ id: String) async throws -> RunRecord?
+    /// The latest runs, newest first.
+    func runs(limit: Int) async throws -> [RunRecord]
+    func tasks(runID: String) async throws -> [TaskRecord]
+    func attempts(taskID: Int64) async throws -> [AttemptRecord]
+
+    /// Every artifact digest that a task's inputs or outputs name.
+    func referencedDigests() async throws -> Set<String>
+
+    func registerWorker(_ worker: WorkerRecord, now: Double) async throws
+    func workers() async throws -> [WorkerRecord]
+
+    func saveSchedule(_ schedule: ScheduleRecord) async throws
+    func schedules() async throws -> [ScheduleRecord]
+    @discardableResult
+    func removeSchedule(name: String) async throws -> Bool
+    /// Submits the run of one schedule tick, once: a tick already taken (by this scheduler or
+    /// another on the same store) returns nil and adds nothing.
+    func submitTick(schedule: String, tick: Int64, submission: Submission, now: Double) async throws -> String?
+    func markScheduleChecked(name: String, through tick: Int64) async throws
+}
+
+/// A run to add to the queue.
+public struct Submission: Sendable {
+    public var runID: String
+    public var pipeline: String
+    public var pipelinePath: String
+    public var projectDirectory: String
+    public var fileDigest: String
+    /// JSON object of the parameters.
+    public var params: String
+    /// The resolved plan, as plan JSON.
+    public var plan: String
+    public var priority: Int
+    public var idempotencyKey: String?
+    public var failFast: Bool
+    public var noCache: Bool
+    public var deterministic: Bool
+    public var blacktailVersion: String
+    public var host: String
+    public var platform: String
+    /// In plan order.
+    public var tasks: [TaskSpec]
+
+    public init(
+        runID: String, pipeline: String, pipelinePath: String, projectDirectory: String, fileDigest: String,
+        params: String, plan: String, priority: Int = 0, idempotencyKey: String? = nil, failFast: Bool = false,
+        noCache: Bool = false, deterministic: Bool = true, blacktailVersion: String, host: String, platform: String,
+        tasks: [TaskSpec]
+    ) {
+        self.runID = runID
+        self.pipeline = pipeline
+        self.pipelinePath = pipelinePath
+        self.projectDirectory = projectDirectory
+        self.fileDigest = fileDigest
+        self.params = params
+        self.plan = plan
+        self.priority = priority
+        self.idempotencyKey = idempotencyKey
+        self.failFast = failFast
+        self.noCache = noCache
+        self.deterministic = deterministic
+        self.blacktailVersion = blacktailVersion
+        self.host = host
+        self.platform = platform
+        self.tasks = tasks
+    }
+}
+
+/// A task a worker leased, with what it needs to run it.
+public struct ClaimedTask: Sendable {
+    public var snapshot: TaskSnapshot
+    public var spec: TaskSpec
+    public var projectDirectory: String
+    public var noCache: Bool
+    public var deterministic: Bool
+}
+
+public enum HeartbeatReply: Sendable, Equatable {
+    case extended(cancelRequested: Bool)
+    case lost
+}
+
+/// The end of an attempt, as a worker reports it.
+public struct Completion: Sendable {
+    public var taskID: Int64
+    public var attempt: Int
+    public var worker: String
+    public var outcome: Outcome
+    public var outputs: [ArtifactRecord]
+    public var inputs: [ArtifactRecord]
+    public var cacheKey: String?
+    public var startedAt: Double
+
+    public init(
+        taskID: Int64, attempt: Int, worker: String, outcome: Outcome, outputs: [ArtifactRecord] = [],
+        inputs: [ArtifactRecord] = [], cacheKey: String? = nil, startedAt: Double
+    ) {
+        self.taskID = taskID
+        self.attempt = attempt
+        self.worker = worker
+        self.outcome = outcome
+        self.outputs = outputs
+        self.inputs = inputs
+        self.cacheKey = cacheKey
+        self.startedAt = startedAt
+    }
+}
+
+/// A named file of the store: an output, or an input (several for a list input, by position).
+public struct ArtifactRecord: Sendable, Hashable, Codable {
+    public var name: String
+    public var position: Int
+    public var type: String
+    public var digest: String
+    public var size: Int64
+    /// Where an input came from: `NODE.OUTPUT`, or a project file's path.
+    public var source: String?
+
+    public init(name: String, position: Int = 0, type: String, digest: String, size: Int64, source: String? = nil) {
+        self.name = name
+        self.position = position
+        self.type = type
+        self.digest = digest
+        self.size = size
+        self.source = source
+    }
+}
+
+public struct UpstreamTask: Sendable {
+    public var state: TaskState
+    public var outputs: [String: ArtifactRecord]
+}
+
+public struct CacheEntry: Sendable {
+    public var runID: String
+    public var nodeID: String
+    public var createdAt: Double
+    public var outputs: [ArtifactRecord]
+}
+
+public struct RunRecord: Sendable {
+    public var id: String
+    public var pipeline: String
+    public var pipelinePath: String
+    public var projectDirectory: String
+    public var fileDigest: String
+    public var params: String
+    public var plan: String
+    public var priority: Int
+    public var idempotencyKey: String?
+    public var state: RunState
+    public var failFast: Bool
+    public var noCache: Bool
+    public var cancelRequested: Bool
+    public var submittedAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var blacktailVersion: String
+    public var host: String
+    public var platform: String
+    public var counts: TaskCounts
+}
+
+public struct TaskRecord: Sendable {
+    public var snapshot: TaskSnapshot
+    public var spec: TaskSpec
+    public var index: Int
+    public var worker: String?
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var cacheKey: String?
+    public var cacheHit: Bool
+    /// The latest progress report, as JSON.
+    public var progress: String?
+    public var outputs: [ArtifactRecord]
+    public var inputs: [ArtifactRecord]
+}
+
+public struct AttemptRecord: Sendable {
+    public var attempt: Int
+    public var worker: String
+    public var startedAt: Double
+    public var finishedAt: Double?
+    /// `succeeded`, `failed`, `skipped`, `cancelled`, `lost` (the lease lapsed), or nil while running.
+    public var outcome: String?
+    public var message: String?
+}
+
+public struct WorkerRecord: Sendable {
+    public var id: String
+    public var host: String
+    public var pid: Int
+    public var cpu: Double
+    public var memoryBytes: Int64?
+    public var gpus: [String]
+    public var labels: [String]
+    public var startedAt: Double
+    public var heartbeatAt: Double
+
+    public init(id: String, host: String, pid: Int, cpu: Double, memoryBytes: Int64?, gpus: [String], labels: [String], startedAt: Double, heartbeatAt: Double) {
+        self.id = id
+        self.host = host
+        self.pid = pid
+        self.cpu = cpu
+        self.memoryBytes = memoryBytes
+        self.gpus = gpus
+        self.labels = labels
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+    }
+}
+
+/// A pipeline run on a cron schedule.
+public struct ScheduleRecord: Sendable, Hashable {
+    public enum MissedTicks: String, Sendable, Codable, CaseIterable {
+        /// Run only the latest missed tick.
+        case skip
+        /// Run every missed tick, oldest first (at most ``Scheduler/catchUpLimit``).
+        case catchUp = "catch-up"
+    }
+
+    public var name: String
+    public var pipelinePath: String
+    public var projectDirectory: String
+    public var cron: String
+    /// `name=value` parameters, as given on the command line.
+    public var params: [String]
+    public var missed: MissedTicks
+    public var createdAt: Double
+    /// The last tick (seconds since 1970) that has been dealt with.
+    public var checkedThrough: Int64
+
+    public init(name: String, pipelinePath: String, projectDirectory: String, cron: String, params: [String], missed: MissedTicks, createdAt: Double, checkedThrough: Int64) {
+        self.name = name
+        self.pipelinePath = pipelinePath
+        self.projectDirectory = projectDirectory
+        self.cron = cron
+        self.params = params
+        self.missed = missed
+        self.createdAt = createdAt
+        self.checkedThrough = checkedThrough
+    }
+}

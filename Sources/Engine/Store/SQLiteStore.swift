@@ -1,0 +1,744 @@
+import Foundation
+import GRDB
+
+/// The ``RunStore`` of one machine: a SQLite database in WAL mode, shared safely by every process
+/// that opens it (`run`, `worker`, `scheduler`, `status`).
+///
+/// Each change is one IMMEDIATE transaction, so writers from several processes queue on SQLite's
+/// lock (waiting up to `busyTimeout`) instead of failing. `synchronous = NORMAL`: a commit survives
+/// a crash of any process; after a power cut the last commits may be lost but the database stays
+/// consistent.
+public final class SQLiteStore: RunStore {
+    private let pool: DatabasePool
+    private let encoder: JSONEncoder
+    private let decoder = JSONDecoder()
+
+    public init(path: String, busyTimeout: TimeInterval = 30) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw EngineError("cannot open the store \(path): \(error.message ?? error.description)")
+        }
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    // MARK: Schema
+
+    /// The schema's versions, applied in order; `blacktail` refuses a store from a newer version.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY,
+                    seq INTEGER NOT NULL UNIQUE,
+                    pipeline TEXT NOT NULL,
+                    pipeline_path TEXT NOT NULL,
+                    project_dir TEXT NOT NULL,
+                    file_sha256 TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    plan TEXT NOT NULL,
+                    priority INTEGER NOT NULL,
+                    idempotency_key TEXT UNIQUE,
+                    state TEXT NOT NULL,
+                    fail_fast INTEGER NOT NULL,
+                    no_cache INTEGER NOT NULL,
+                    deterministic INTEGER NOT NULL,
+                    cancel_requested INTEGER NOT NULL DEFAULT 0,
+                    submitted_at REAL NOT NULL,
+                    started_at REAL,
+                    finished_at REAL,
+                    blacktail_version TEXT NOT NULL,
+                    host TEXT NOT NULL,
+                    platform TEXT NOT NULL,
+                    unfinished INTEGER NOT NULL,
+                    failed INTEGER NOT NULL DEFAULT 0,
+                    cancelled INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE tasks (
+                    id INTEGER PRIMARY KEY,
+                    run_id TEXT NOT NULL,
+                    node_id TEXT NOT NULL,
+                    idx INTEGER NOT NULL,
+                    spec TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    lost_leases INTEGER NOT NULL DEFAULT 0,
+                    pending INTEGER NOT NULL,
+                    upstream_issue INTEGER NOT NULL DEFAULT 0,
+                    status_functions INTEGER NOT NULL,
+                    priority INTEGER NOT NULL,
+                    run_seq INTEGER NOT NULL,
+                    resources TEXT NOT NULL,
+                    retry TEXT NOT NULL,
+                    not_before REAL NOT NULL DEFAULT 0,
+                    lease_owner TEXT,
+                    lease_expires REAL,
+                    cancel_requested INTEGER NOT NULL DEFAULT 0,
+                    message TEXT,
+                    worker TEXT,
+                    started_at REAL,
+                    finished_at REAL,
+                    cache_key TEXT,
+                    cache_hit INTEGER NOT NULL DEFAULT 0,
+                    progress TEXT,
+                    UNIQUE (run_id, node_id)
+                );
+                CREATE INDEX tasks_ready ON tasks (priority DESC, run_seq, idx) WHERE state = 'ready';
+                CREATE INDEX tasks_running ON tasks (lease_expires) WHERE state = 'running';
+                CREATE INDEX tasks_by_run ON tasks (run_id, idx);
+                CREATE TABLE task_needs (
+                    task_id INTEGER NOT NULL,
+                    needs_id INTEGER NOT NULL,
+                    PRIMARY KEY (task_id, needs_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX task_needs_by_upstream ON task_needs (needs_id);
+                CREATE TABLE attempts (
+                    task_id INTEGER NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    worker TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    finished_at REAL,
+                    outcome TEXT,
+                    message TEXT,
+                    PRIMARY KEY (task_id, attempt)
+                ) WITHOUT ROWID;
+                CREATE TABLE artifacts (
+                    task_id INTEGER NOT NULL,
+                    direction TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    source TEXT,
+                    PRIMARY KEY (task_id, direction, name, position)
+                ) WITHOUT ROWID;
+                CREATE INDEX artifacts_by_digest ON artifacts (digest);
+                CREATE TABLE cache (
+                    key TEXT PRIMARY KEY,
+                    task_id INTEGER NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE workers (
+                    id TEXT PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    cpu REAL NOT NULL,
+                    memory INTEGER,
+                    gpus TEXT NOT NULL,
+                    labels TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    heartbeat_at REAL NOT NULL
+                );
+                CREATE TABLE schedules (
+                    name TEXT PRIMARY KEY,
+                    pipeline_path TEXT NOT NULL,
+                    project_dir TEXT NOT NULL,
+                    cron TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    missed TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    checked_through INTEGER NOT NULL
+                );
+                CREATE TABLE schedule_ticks (
+                    schedule TEXT NOT NULL,
+                    tick INTEGER NOT NULL,
+                    run_id TEXT NOT NULL,
+                    PRIMARY KEY (schedule, tick)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Submitting
+
+    public func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool) {
+        let specs = try submission.tasks.map { try String(decoding: encoder.encode($0), as: UTF8.self) }
+        let encoded = try submission.tasks.map { (try json($0.resources), try json($0.retry)) }
+        return try await write { db in
+            if let key = submission.idempotencyKey,
+               let existing = try String.fetchOne(db, sql: "SELECT id FROM runs WHERE idempotency_key = ?", arguments: [key]) {
+                return (existing, false)
+            }
+            try self.insert(submission, specs: specs, encoded: encoded, now: now, in: db)
+            return (submission.runID, true)
+        }
+    }
+
+    private func insert(_ submission: Submission, specs: [String], encoded: [(String, String)], now: Double, in db: Database) throws {
+        let seq = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs")) ?? 1
+        try db.execute(
+            sql: """
+                INSERT INTO runs (id, seq, pipeline, pipeline_path, project_dir, file_sha256, params, plan, priority,
+                    idempotency_key, state, fail_fast, no_cache, deterministic, submitted_at, blacktail_version, host, platform, unfinished)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                submission.runID, seq, submission.pipeline, submission.pipelinePath, submission.projectDirectory,
+                submission.fileDigest, submission.params, submission.plan, submission.priority, submission.idempotencyKey,
+                submission.failFast, submission.noCache, submission.deterministic, now, submission.blacktailVersion,
+                submission.host, submission.platform, submission.tasks.count,
+            ]
+        )
+        var ids: [String: Int64] = [:]
+        let insertTask = try db.cachedStatement(sql: """
+            INSERT INTO tasks (run_id, node_id, idx, spec, state, pending, status_functions, priority, run_seq, resources, retry)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for (index, task) in submission.tasks.enumerated() {
+            let state: TaskState = task.needs.isEmpty ? .ready : .waiting
+            try insertTask.execute(arguments: [
+                submission.runID, task.nodeID, index, specs[index], state.rawValue, task.needs.count,
+                task.usesStatusFunctions, submission.priority, seq, encoded[index].0, encoded[index].1,
+            ])
+            ids[task.nodeID] = db.lastInsertedRowID
+        }
+        let insertNeed = try db.cachedStatement(sql: "INSERT INTO task_needs (task_id, needs_id) VALUES (?, ?)")
+        for task in submission.tasks {
+            for need in task.needs {
+                guard let upstream = ids[need] else {
+                    throw EngineError("task \(task.nodeID) needs \(need), which is not in the run")
+                }
+                try insertNeed.execute(arguments: [ids[task.nodeID]!, upstream])
+            }
+        }
+    }
+
+    // MARK: Claiming
+
+    public func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, now: Double) async throws -> [ClaimedTask] {
+        let rows: [(TaskSnapshot, String, String, Bool, Bool)] = try await write { db in
+            try self.expireLeases(now: now, in: db)
+            let candidates = try Row.fetchAll(db, sql: """
+                SELECT \(Self.snapshotColumns) FROM tasks
+                WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ?
+                """, arguments: [max(limit * 8, 64)])
+            let chosen = QueueCore.choose(from: try candidates.map(self.snapshot), free: free, limit: limit, now: now)
+            var claimed: [(TaskSnapshot, String, String, Bool, Bool)] = []
+            for task in chosen {
+                let leased = QueueCore.claimed(task, by: worker, now: now, leaseSeconds: leaseSeconds)
+                try db.execute(
+                    sql: """
+                        UPDATE tasks SET state = 'running', attempt = ?, lease_owner = ?, lease_expires = ?, worker = ?,
+                            started_at = COALESCE(started_at, ?), message = NULL
+                        WHERE id = ?
+                        """,
+                    arguments: [leased.attempt, worker, leased.leaseExpires, worker, now, task.id]
+                )
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO attempts (task_id, attempt, worker, started_at) VALUES (?, ?, ?, ?)",
+                    arguments: [task.id, leased.attempt, worker, now]
+                )
+                try db.execute(
+                    sql: "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'",
+                    arguments: [now, task.runID]
+                )
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT t.spec, r.project_dir, r.no_cache, r.deterministic FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.id = ?
+                    """, arguments: [task.id])!
+                claimed.append((leased, row[0], row[1], row[2], row[3]))
+            }
+            return claimed
+        }
+        return try rows.map { snapshot, spec, project, noCache, deterministic in
+            ClaimedTask(
+                snapshot: snapshot,
+                spec: try decoder.decode(TaskSpec.self, from: Data(spec.utf8)),
+                projectDirectory: project,
+                noCache: noCache,
+                deterministic: deterministic
+            )
+        }
+    }
+
+    public func heartbeat(taskID: Int64, attempt: Int, worker: String, leaseSeconds: Double, now: Double) async throws -> HeartbeatReply {
+        try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [taskID]) else {
+                return .lost
+            }
+            let task = try self.snapshot(row)
+            guard QueueCore.acceptsHeartbeat(task, worker: worker, attempt: attempt) else { return .lost }
+            try db.execute(sql: "UPDATE tasks SET lease_expires = ? WHERE id = ?", arguments: [now + leaseSeconds, taskID])
+            try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, worker])
+            return .extended(cancelRequested: task.cancelRequested)
+        }
+    }
+
+    public func expireLeases(now: Double) async throws -> Int {
+        try await write { db in try self.expireLeases(now: now, in: db) }
+    }
+
+    @discardableResult
+    private func expireLeases(now: Double, in db: Database) throws -> Int {
+        let lapsed = try Row.fetchAll(db, sql: """
+            SELECT \(Self.snapshotColumns) FROM tasks WHERE state = 'running' AND lease_expires < ?
+            """, arguments: [now]).map(snapshot)
+        for task in lapsed {
+            let next = QueueCore.leaseLapsed(task)
+            try db.execute(
+                sql: "UPDATE attempts SET finished_at = ?, outcome = 'lost', message = ? WHERE task_id = ? AND attempt = ?",
+                arguments: [now, "the lease lapsed (worker \(task.leaseOwner ?? "?") stopped sending heartbeats)", task.id, task.attempt]
+            )
+            try save(next, from: task.state, now: now, in: db)
+            if next.state.isFinished {
+                try finish(next, now: now, in: db)
+            }
+        }
+        return lapsed.count
+    }
+
+    // MARK: Completing
+
+    public func complete(_ completion: Completion, now: Double) async throws {
+        let jitter = Double(Digest.seed(fromHex: Digest.sha256("\(completion.taskID)/\(completion.attempt)")) % 1_000_000) / 1_000_000
+        try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [completion.taskID]) else {
+                throw EngineError("no task \(completion.taskID)")
+            }
+            let task = try self.snapshot(row)
+            let next = try QueueCore.completed(
+                task, attempt: completion.attempt, worker: completion.worker, outcome: completion.outcome, now: now, jitter: jitter
+            ).get()
+            let (outcome, message): (String, String?) = switch completion.outcome {
+            case .succeeded(let hit): ("succeeded", hit ? "cache hit" : nil)
+            case .failed(let message): ("failed", message)
+            case .skipped(let reason): ("skipped", reason)
+            case .cancelled: ("cancelled", nil)
+            }
+            try db.execute(
+                sql: "UPDATE attempts SET finished_at = ?, outcome = ?, message = ? WHERE task_id = ? AND attempt = ?",
+                arguments: [now, outcome, message, completion.taskID, completion.attempt]
+            )
+            try self.saveArtifacts(completion.inputs, direction: "in", taskID: completion.taskID, in: db)
+            if case .succeeded(let hit) = completion.outcome {
+                try self.saveArtifacts(completion.outputs, direction: "out", taskID: completion.taskID, in: db)
+                try db.execute(
+                    sql: "UPDATE tasks SET cache_key = ?, cache_hit = ? WHERE id = ?",
+                    arguments: [completion.cacheKey, hit, completion.taskID]
+                )
+                if let key = completion.cacheKey, !hit {
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO cache (key, task_id, created_at) VALUES (?, ?, ?)",
+                        arguments: [key, completion.taskID, now]
+                    )
+                }
+            }
+            try self.save(next, from: task.state, now: now, in: db)
+            if next.state.isFinished {
+                try self.finish(next, now: now, in: db)
+            }
+        }
+    }
+
+    private func saveArtifacts(_ artifacts: [ArtifactRecord], direction: String, taskID: Int64, in db: Database) throws {
+        guard !artifacts.isEmpty else { return }
+        try db.execute(sql: "DELETE FROM artifacts WHERE task_id = ? AND direction = ?", arguments: [taskID, direction])
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO artifacts (task_id, direction, name, position, type, digest, size, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for artifact in artifacts {
+            try statement.execute(arguments: [
+                taskID, direction, artifact.name, artifact.position, artifact.type, artifact.digest, artifact.size, artifact.source,
+            ])
+        }
+    }
+
+    /// Writes the columns the queue rules change, and moves the run's counters.
+    private func save(_ task: TaskSnapshot, from old: TaskState, now: Double, in db: Database) throws {
+        let change = QueueCore.counterChange(from: old, to: task.state)
+        if change != (0, 0, 0) {
+            try db.execute(
+                sql: "UPDATE runs SET unfinished = unfinished + ?, failed = failed + ?, cancelled = cancelled + ? WHERE id = ?",
+                arguments: [change.unfinished, change.failed, change.cancelled, task.runID]
+            )
+        }
+        try db.execute(
+            sql: """
+                UPDATE tasks SET state = ?, attempt = ?, lost_leases = ?, pending = ?, upstream_issue = ?, not_before = ?,
+                    lease_owner = ?, lease_expires = ?, cancel_requested = ?, message = ?,
+                    finished_at = CASE WHEN ? THEN ? ELSE NULL END
+                WHERE id = ?
+                """,
+            arguments: [
+                task.state.rawValue, task.attempt, task.lostLeases, task.pending, task.upstreamIssue.rawValue, task.notBefore,
+                task.leaseOwner, task.leaseExpires, task.cancelRequested, task.message, task.state.isFinished, now, task.id,
+            ]
+        )
+    }
+
+    /// Passes a finished task's end on to the tasks that need it, transitively, then updates the
+    /// run: its state, and with `--fail-fast` a cancellation after a failure.
+    private func finish(_ task: TaskSnapshot, now: Double, in db: Database) throws {
+        var ended: [TaskSnapshot] = [task]
+        while let upstream = ended.popLast() {
+            let dependants = try Row.fetchAll(db, sql: """
+                SELECT \(Self.snapshotColumns) FROM tasks WHERE id IN (SELECT task_id FROM task_needs WHERE needs_id = ?)
+                """, arguments: [upstream.id]).map(snapshot)
+            for dependant in dependants where dependant.state == .waiting {
+                let next = QueueCore.upstreamEnded(dependant, upstream: upstream.state)
+                try save(next, from: dependant.state, now: now, in: db)
+                if next.state.isFinished { ended.append(next) }
+            }
+        }
+        let failFast = try Bool.fetchOne(db, sql: "SELECT fail_fast FROM runs WHERE id = ?", arguments: [task.runID]) ?? false
+        if failFast, task.state == .failed {
+            try cancel(runID: task.runID, now: now, in: db)
+        }
+        try updateRunState(task.runID, now: now, in: db)
+    }
+
+    private func updateRunState(_ runID: String, now: Double, in db: Database) throws {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT unfinished, failed, cancelled, started_at IS NOT NULL, cancel_requested FROM runs WHERE id = ?
+            """, arguments: [runID]) else { return }
+        let state = QueueCore.runState(unfinished: row[0], failed: row[1], cancelled: row[2], started: row[3], cancelRequested: row[4])
+        try db.execute(
+            sql: "UPDATE runs SET state = ?, finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END WHERE id = ?",
+            arguments: [state.rawValue, state.isFinished, now, runID]
+        )
+    }
+
+    /// Counts the run's tasks afresh, after a change made in bulk.
+    private func recount(_ runID: String, in db: Database) throws {
+        let counts = try counts(runID: runID, in: db)
+        try db.execute(
+            sql: "UPDATE runs SET unfinished = ?, failed = ?, cancelled = ? WHERE id = ?",
+            arguments: [counts.unfinished, counts.failed, counts.cancelled, runID]
+        )
+    }
+
+    private func counts(runID: String, in db: Database) throws -> TaskCounts {
+        var counts = TaskCounts()
+        for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", arguments: [runID]) {
+            if let state = TaskState(rawValue: row[0]) { counts[state] = row[1] }
+        }
+        return counts
+    }
+
+    // MARK: Cancelling and retrying
+
+    public func cancel(runID: String, now: Double) async throws {
+        try await write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [runID]) != nil else {
+                throw EngineError("no run \(runID)")
+            }
+            try self.cancel(runID: runID, now: now, in: db)
+            try self.updateRunState(runID, now: now, in: db)
+        }
+    }
+
+    private func cancel(runID: String, now: Double, in db: Database) throws {
+        try db.execute(sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ?", arguments: [runID])
+        try db.execute(
+            sql: """
+                UPDATE tasks SET state = 'cancelled', message = 'cancelled', finished_at = ?
+                WHERE run_id = ? AND state IN ('waiting', 'ready')
+                """,
+            arguments: [now, runID]
+        )
+        try db.execute(sql: "UPDATE tasks SET cancel_requested = 1 WHERE run_id = ? AND state = 'running'", arguments: [runID])
+        try recount(runID, in: db)
+    }
+
+    public func retry(runID: String, now: Double) async throws {
+        try await write { db in
+            guard let state = try String.fetchOne(db, sql: "SELECT state FROM runs WHERE id = ?", arguments: [runID]) else {
+                throw EngineError("no run \(runID)")
+            }
+            guard RunState(rawValue: state)?.isFinished == true else {
+                throw EngineError("run \(runID) is \(state); only a finished run can be retried")
+            }
+            // Every task that did not succeed goes back to waiting on what it needs that did not
+            // succeed either; those with nothing left to wait for are ready.
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET state = 'waiting', attempt = 0, lost_leases = 0, upstream_issue = 0, not_before = 0,
+                        cancel_requested = 0, message = NULL, finished_at = NULL, lease_owner = NULL, lease_expires = NULL
+                    WHERE run_id = ? AND state != 'succeeded'
+                    """,
+                arguments: [runID]
+            )
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET pending = (
+                        SELECT COUNT(*) FROM task_needs n JOIN tasks u ON u.id = n.needs_id
+                        WHERE n.task_id = tasks.id AND u.state != 'succeeded')
+                    WHERE run_id = ? AND state = 'waiting'
+                    """,
+                arguments: [runID]
+            )
+            try db.execute(sql: "UPDATE tasks SET state = 'ready' WHERE run_id = ? AND state = 'waiting' AND pending = 0", arguments: [runID])
+            try db.execute(
+                sql: "UPDATE runs SET cancel_requested = 0, state = 'running', finished_at = NULL WHERE id = ?",
+                arguments: [runID]
+            )
+            try self.recount(runID, in: db)
+            try self.updateRunState(runID, now: now, in: db)
+        }
+    }
+
+    public func setProgress(taskID: Int64, attempt: Int, progress: String) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE tasks SET progress = ? WHERE id = ? AND attempt = ? AND state = 'running'",
+                arguments: [progress, taskID, attempt]
+            )
+        }
+    }
+
+    // MARK: Reading
+
+    public func upstream(runID: String, nodes: [String]) async throws -> [String: UpstreamTask] {
+        try await pool.read { db in
+            var result: [String: UpstreamTask] = [:]
+            for node in Set(nodes) {
+                guard let row = try Row.fetchOne(db, sql: "SELECT id, state FROM tasks WHERE run_id = ? AND node_id = ?", arguments: [runID, node]) else {
+                    continue
+                }
+                let outputs = try self.artifacts(taskID: row[0], direction: "out", in: db)
+                result[node] = UpstreamTask(
+                    state: TaskState(rawValue: row[1]) ?? .failed,
+                    outputs: Dictionary(outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+                )
+            }
+            return result
+        }
+    }
+
+    public func cacheEntry(key: String) async throws -> CacheEntry? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT t.id, t.run_id, t.node_id, c.created_at FROM cache c JOIN tasks t ON t.id = c.task_id WHERE c.key = ?
+                """, arguments: [key]) else { return nil }
+            return CacheEntry(
+                runID: row[1], nodeID: row[2], createdAt: row[3],
+                outputs: try self.artifacts(taskID: row[0], direction: "out", in: db)
+            )
+        }
+    }
+
+    public func runState(_ id: String) async throws -> RunState? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM runs WHERE id = ?", arguments: [id]).flatMap(RunState.init(rawValue:))
+        }
+    }
+
+    public func run(_ id: String) async throws -> RunRecord? {
+        try await pool.read { db in
+            var rows = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])
+            if rows.isEmpty {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", arguments: [Self.likePrefix(id)])
+                if rows.count > 1 { throw EngineError("'\(id)' matches several runs; give more of the id") }
+            }
+            return try rows.first.map { try self.runRecord($0, in: db) }
+        }
+    }
+
+    public func runs(limit: Int) async throws -> [RunRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY seq DESC LIMIT ?", arguments: [limit]).map { try self.runRecord($0, in: db) }
+        }
+    }
+
+    public func tasks(runID: String) async throws -> [TaskRecord] {
+        let rows = try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.snapshotColumns), spec, idx, worker, started_at, finished_at, cache_key, cache_hit, progress
+                FROM tasks WHERE run_id = ? ORDER BY idx
+                """, arguments: [runID]).map { row in
+                (row, try self.artifacts(taskID: row["id"], direction: "out", in: db), try self.artifacts(taskID: row["id"], direction: "in", in: db))
+            }
+        }
+        return try rows.map { row, outputs, inputs in
+            TaskRecord(
+                snapshot: try snapshot(row),
+                spec: try decoder.decode(TaskSpec.self, from: Data((row["spec"] as String).utf8)),
+                index: row["idx"],
+                worker: row["worker"],
+                startedAt: row["started_at"],
+                finishedAt: row["finished_at"],
+                cacheKey: row["cache_key"],
+                cacheHit: row["cache_hit"],
+                progress: row["progress"],
+                outputs: outputs,
+                inputs: inputs
+            )
+        }
+    }
+
+    public func attempts(taskID: Int64) async throws -> [AttemptRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt", arguments: [taskID]).map { row in
+                AttemptRecord(
+                    attempt: row["attempt"], worker: row["worker"], startedAt: row["started_at"],
+                    finishedAt: row["finished_at"], outcome: row["outcome"], message: row["message"]
+                )
+            }
+        }
+    }
+
+    public func referencedDigests() async throws -> Set<String> {
+        try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT digest FROM artifacts")) }
+    }
+
+    // MARK: Workers
+
+    public func registerWorker(_ worker: WorkerRecord, now: Double) async throws {
+        let gpus = try json(worker.gpus)
+        let labels = try json(worker.labels)
+        try await write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO workers (id, host, pid, cpu, memory, gpus, labels, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [worker.id, worker.host, worker.pid, worker.cpu, worker.memoryBytes, gpus, labels, worker.startedAt, now]
+            )
+        }
+    }
+
+    public func workers() async throws -> [WorkerRecord] {
+        let rows = try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM workers ORDER BY started_at") }
+        return try rows.map { row in
+            WorkerRecord(
+                id: row["id"], host: row["host"], pid: row["pid"], cpu: row["cpu"], memoryBytes: row["memory"],
+                gpus: try decoder.decode([String].self, from: Data((row["gpus"] as String).utf8)),
+                labels: try decoder.decode([String].self, from: Data((row["labels"] as String).utf8)),
+                startedAt: row["started_at"], heartbeatAt: row["heartbeat_at"]
+            )
+        }
+    }
+
+    // MARK: Schedules
+
+    public func saveSchedule(_ schedule: ScheduleRecord) async throws {
+        let params = try json(schedule.params)
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO schedules (name, pipeline_path, project_dir, cron, params, missed, created_at, checked_through)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    schedule.name, schedule.pipelinePath, schedule.projectDirectory, schedule.cron, params,
+                    schedule.missed.rawValue, schedule.createdAt, schedule.checkedThrough,
+                ]
+            )
+        }
+    }
+
+    public func schedules() async throws -> [ScheduleRecord] {
+        let rows = try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM schedules ORDER BY name") }
+        return try rows.map { row in
+            ScheduleRecord(
+                name: row["name"], pipelinePath: row["pipeline_path"], projectDirectory: row["project_dir"], cron: row["cron"],
+                params: try decoder.decode([String].self, from: Data((row["params"] as String).utf8)),
+                missed: ScheduleRecord.MissedTicks(rawValue: row["missed"]) ?? .skip,
+                createdAt: row["created_at"], checkedThrough: row["checked_through"]
+            )
+        }
+    }
+
+    public func removeSchedule(name: String) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM schedules WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func submitTick(schedule: String, tick: Int64, submission: Submission, now: Double) async throws -> String? {
+        let specs = try submission.tasks.map { try String(decoding: encoder.encode($0), as: UTF8.self) }
+        let encoded = try submission.tasks.map { (try json($0.resources), try json($0.retry)) }
+        return try await write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO schedule_ticks (schedule, tick, run_id) VALUES (?, ?, ?)",
+                arguments: [schedule, tick, submission.runID]
+            )
+            guard db.changesCount == 1 else { return nil }
+            try self.insert(submission, specs: specs, encoded: encoded, now: now, in: db)
+            return submission.runID
+        }
+    }
+
+    public func markScheduleChecked(name: String, through tick: Int64) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE schedules SET checked_through = MAX(checked_through, ?) WHERE name = ?",
+                arguments: [tick, name]
+            )
+        }
+    }
+
+    // MARK: Rows
+
+    private static let snapshotColumns = """
+        id, run_id, node_id, state, attempt, lost_leases, pending, upstream_issue, status_functions, priority, resources, retry,
+        not_before, lease_owner, lease_expires, cancel_requested, message
+        """
+
+    private func snapshot(_ row: Row) throws -> TaskSnapshot {
+        TaskSnapshot(
+            id: row["id"],
+            runID: row["run_id"],
+            nodeID: row["node_id"],
+            state: TaskState(rawValue: row["state"]) ?? .failed,
+            attempt: row["attempt"],
+            lostLeases: row["lost_leases"],
+            pending: row["pending"],
+            upstreamIssue: UpstreamIssue(rawValue: row["upstream_issue"]) ?? .none,
+            usesStatusFunctions: row["status_functions"],
+            priority: row["priority"],
+            resources: try decoder.decode(ResourceSpec.self, from: Data((row["resources"] as String).utf8)),
+            retry: try decoder.decode(RetryPolicySpec.self, from: Data((row["retry"] as String).utf8)),
+            notBefore: row["not_before"],
+            leaseOwner: row["lease_owner"],
+            leaseExpires: row["lease_expires"],
+            cancelRequested: row["cancel_requested"],
+            message: row["message"]
+        )
+    }
+
+    private func runRecord(_ row: Row, in db: Database) throws -> RunRecord {
+        RunRecord(
+            id: row["id"], pipeline: row["pipeline"], pipelinePath: row["pipeline_path"], projectDirectory: row["project_dir"],
+            fileDigest: row["file_sha256"], params: row["params"], plan: row["plan"], priority: row["priority"],
+            idempotencyKey: row["idempotency_key"], state: RunState(rawValue: row["state"]) ?? .failed,
+            failFast: row["fail_fast"], noCache: row["no_cache"], cancelRequested: row["cancel_requested"],
+            submittedAt: row["submitted_at"], startedAt: row["started_at"], finishedAt: row["finished_at"],
+            blacktailVersion: row["blacktail_version"], host: row["host"], platform: row["platform"],
+            counts: try counts(runID: row["id"], in: db)
+        )
+    }
+
+    private func artifacts(taskID: Int64, direction: String, in db: Database) throws -> [ArtifactRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT name, position, type, digest, size, source FROM artifacts WHERE task_id = ? AND direction = ? ORDER BY name, position
+            """, arguments: [taskID, direction]).map { row in
+            ArtifactRecord(name: row[0], position: row[1], type: row[2], digest: row[3], size: row[4], source: row[5])
+        }
+    }
+
+    private func json(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private static func likePrefix(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%"
+    }
+
+    /// One IMMEDIATE transaction; SQLite errors become messages that name the store.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as DatabaseError {
+            throw EngineError("the store failed: \(error.message ?? error.description)")
+        }
+    }
+}

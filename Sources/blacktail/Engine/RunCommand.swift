@@ -1,0 +1,96 @@
+import ArgumentParser
+import BlacktailOps
+import Engine
+import Foundation
+import PipelineLanguage
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline here: submit it and work on it until it ends, showing every step live.",
+        discussion: """
+            On a terminal the view redraws in place; otherwise it prints one line per event. \
+            The exit status is 0 when the run succeeded and 1 otherwise. Ctrl-C cancels the run.
+            """
+    )
+
+    @Argument(help: "The pipeline file.")
+    var file: String
+
+    @OptionGroup var parameters: ParameterOptions
+    @OptionGroup var submit: SubmitOptions
+    @OptionGroup var worker: WorkerOptions
+    @OptionGroup var home: HomeOptions
+
+    @Flag(help: "One line per event, even on a terminal.")
+    var plain = false
+
+    func run() async throws {
+        let plan = try CompilerFrontend.plan(file, parameters: parameters)
+        let (workspace, store) = try home.open()
+        let configuration = try worker.configuration()
+        let submission = CompilerFrontend.submission(file, plan: plan, options: submit.options)
+        let executor = TaskExecutor(workspace: workspace, catalogue: BuiltinOps.catalogue)
+        let view = RunView(store: store, workspace: workspace, live: !plain && isatty(STDOUT_FILENO) == 1)
+        let local = Worker(store: store, executor: executor, configuration: configuration) { line in view.note(line) }
+        for task in submission.tasks where !local.couldRun(task.resources) {
+            throw CLIError(
+                "step \(task.nodeID) asks for \(describe(task.resources)), more than this machine's worker offers "
+                    + "(\(describe(configuration))); lower its resources: or run it with 'blacktail submit' on a bigger worker"
+            )
+        }
+        let (runID, created) = try await store.submit(submission, now: now())
+        view.note(created ? "run \(runID): \(plan.pipelineName), \(plan.nodes.count) step\(plan.nodes.count == 1 ? "" : "s")" : "run \(runID) was submitted before with this idempotency key")
+
+        let interrupt = InterruptHandler { Task { try? await store.cancel(runID: runID, now: now()) } }
+        defer { interrupt.cancel() }
+        async let watching: Void = view.follow(runID: runID)
+        try await local.run { try await store.runState(runID)?.isFinished ?? true }
+        try await watching
+        guard try await store.runState(runID) == .succeeded else { throw ExitCode.failure }
+    }
+}
+
+func describe(_ resources: ResourceSpec) -> String {
+    var parts = ["cpu \(Value.float(resources.cpu).interpolated)"]
+    if resources.memoryBytes > 0 { parts.append("memory \(ByteCount.text(resources.memoryBytes))") }
+    if resources.gpus > 0 { parts.append("\(resources.gpus) GPU\(resources.gpus == 1 ? "" : "s")") }
+    if !resources.labels.isEmpty { parts.append("labels \(resources.labels.joined(separator: ","))") }
+    return parts.joined(separator: ", ")
+}
+
+func describe(_ configuration: Worker.Configuration) -> String {
+    describe(ResourceSpec(cpu: configuration.cpu, memoryBytes: configuration.memoryBytes ?? 0, gpus: configuration.gpus.count, labels: configuration.labels))
+}
+
+enum ByteCount {
+    static func text(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: value < 10 ? "%.1f %@" : "%.0f %@", value, units[unit])
+    }
+}
+
+/// Calls a handler on SIGINT and SIGTERM instead of ending the process at once.
+final class InterruptHandler {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}
