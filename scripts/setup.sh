@@ -25,7 +25,7 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 # Debian packages.
-apt_packages=(pkg-config libhdf5-dev libopenblas-dev libyaml-dev python3 python3-pip)
+apt_packages=(pkg-config libhdf5-dev libopenblas-dev libyaml-dev libsqlite3-dev python3 python3-pip)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
