@@ -7,7 +7,20 @@ import SystemPackage
 /// Runs a `run:` command with `/bin/sh -c` in its own session, its standard output and error
 /// written to files as they come. Cancellation or `timeout:` sends SIGTERM to the whole process
 /// group, then SIGKILL after the grace period, so a command's children stop with it.
+///
+/// A command must not outlive its worker: a worker that is killed (`kill -9`, a crash) loses its
+/// lease and the task runs again elsewhere, so a command left running would be a second copy. The
+/// worker therefore holds the write end of a pipe whose read end the command's shell gets; a
+/// watcher in the command's process group waits for that pipe to close (the worker ended the
+/// attempt, or died) and then kills the group. The command itself reads /dev/null.
 enum CommandRunner {
+    static let prologue = """
+        exec 3<&0 0</dev/null
+        ( read -r _ <&3; kill -KILL 0 ) >/dev/null 2>&1 &
+        exec 3<&-
+
+        """
+
     static func run(
         script: String,
         workingDirectory: String,
@@ -21,7 +34,8 @@ enum CommandRunner {
         let error = try FileDescriptor.open(FilePath(stderr), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         var merged = ProcessInfo.processInfo.environment
         for (name, value) in variables { merged[name] = value }
-        let environment = Environment.custom(merged.keys.sorted().map { Array("\($0)=\(merged[$0]!)".utf8) })
+        // Each entry NUL-terminated: the raw form is handed to the system as it is.
+        let environment = Environment.custom(merged.keys.sorted().map { Array("\($0)=\(merged[$0]!)".utf8) + [0] })
         let options = {
             var options = PlatformOptions()
             options.createSession = true
@@ -29,13 +43,22 @@ enum CommandRunner {
             return options
         }()
 
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw EngineError("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        // Close-on-exec, so that no other command inherits the worker's end.
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        let (lifeline, writeEnd) = (FileDescriptor(rawValue: ends[0]), ends[1])
+        defer { close(writeEnd) }
+
         let launch: @Sendable () async throws -> TerminationStatus = {
             try await Subprocess.run(
                 .path("/bin/sh"),
-                arguments: ["-c", script],
+                arguments: ["-c", prologue + script],
                 environment: environment,
                 workingDirectory: FilePath(workingDirectory),
                 platformOptions: options,
+                input: .fileDescriptor(lifeline, closeAfterSpawningProcess: true),
                 output: .fileDescriptor(output, closeAfterSpawningProcess: true),
                 error: .fileDescriptor(error, closeAfterSpawningProcess: true)
             ).terminationStatus
@@ -56,6 +79,18 @@ enum CommandRunner {
                 throw TimeoutError(seconds: timeoutSeconds)
             }
             return status
+        }
+    }
+}
+
+extension CommandRunner {
+    /// `exited with status 3`, `was killed by signal 9 (SIGKILL)`.
+    static func describe(_ status: TerminationStatus) -> String {
+        switch status {
+        case .exited(let code): return "exited with status \(code)"
+        case .signaled(let signal):
+            let names: [Int32: String] = [1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM"]
+            return "was killed by signal \(signal)\(names[signal].map { " (\($0))" } ?? "")"
         }
     }
 }

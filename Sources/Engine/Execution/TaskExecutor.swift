@@ -343,10 +343,14 @@ public struct TaskExecutor: Sendable {
             timeoutSeconds: task.spec.timeoutSeconds,
             grace: terminationGrace
         )
-        try "\(status)\n".write(toFile: "\(folder)/exit_status", atomically: true, encoding: .utf8)
+        let statusText = switch status {
+        case .exited(let code): "\(code)"
+        case .signaled(let signal): "signal \(signal)"
+        }
+        try "\(statusText)\n".write(toFile: "\(folder)/exit_status", atomically: true, encoding: .utf8)
         guard status == .exited(0) else {
             let tail = Self.lastLines(of: "\(folder)/stderr.log", count: 5)
-            throw EngineError("the command \(status.description)\(tail.isEmpty ? "" : "; its last lines on stderr:\n" + tail)\n(see \(folder))")
+            throw EngineError("the command \(CommandRunner.describe(status))\(tail.isEmpty ? "" : "; its last lines on stderr:\n" + tail)\n(see \(folder))")
         }
     }
 

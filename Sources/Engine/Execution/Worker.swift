@@ -154,7 +154,7 @@ public final class Worker: Sendable {
             state.withLock { state in
                 state.running[task.snapshot.id] = nil
                 state.free.release(task.spec.resources)
-                state.freeGPUs.append(contentsOf: gpus)
+                state.freeGPUs = (state.freeGPUs + gpus).sorted { (Int($0) ?? 0, $0) < (Int($1) ?? 0, $1) }
             }
             wake.yield()
         }
@@ -182,9 +182,11 @@ public final class Worker: Sendable {
             }
             return await executor.execute(task, environment: environment) { key in try await store.cacheEntry(key: key) }
         }
+        // Beats often enough that a cancelled run stops within about a second.
+        let beat = min(configuration.leaseSeconds / 3, 1)
         let heartbeat = Task { [configuration, id] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(configuration.leaseSeconds / 3))
+                try? await Task.sleep(for: .seconds(beat))
                 if Task.isCancelled { return }
                 let reply = try? await store.heartbeat(
                     taskID: snapshot.id, attempt: snapshot.attempt, worker: id,

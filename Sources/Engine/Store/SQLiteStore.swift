@@ -675,6 +675,11 @@ public final class SQLiteStore: RunStore {
         }
     }
 
+    /// SQLite's own check of the database file: "ok", or what is wrong.
+    public func integrityCheck() throws -> String {
+        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+    }
+
     // MARK: Rows
 
     private static let snapshotColumns = """

@@ -1,0 +1,199 @@
+import Engine
+import Foundation
+import Testing
+
+/// Real `blacktail` processes on one store, killed and restarted on purpose.
+@Suite(.serialized) struct ReliabilityTests {
+    static let binary: String = {
+        var candidates: [String] = []
+        if let executable = Bundle.main.executableURL {
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent("blacktail").path)
+        }
+        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("blacktail").path)
+        candidates.append(TestBench.projectRoot + "/.build/debug/blacktail")
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }()
+
+    /// Starts `blacktail` with its output in files of the bench folder.
+    func start(_ bench: TestBench, _ arguments: [String], name: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments + ["--home", bench.workspace.root]
+        process.currentDirectoryURL = URL(fileURLWithPath: TestBench.projectRoot)
+        FileManager.default.createFile(atPath: "\(bench.folder)/\(name).out", contents: nil)
+        FileManager.default.createFile(atPath: "\(bench.folder)/\(name).err", contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: "\(bench.folder)/\(name).out")
+        process.standardError = FileHandle(forWritingAtPath: "\(bench.folder)/\(name).err")
+        try process.run()
+        return process
+    }
+
+    func worker(_ bench: TestBench, name: String, lease: Int = 2, exitWhenIdle: Bool = false, concurrency: Int = 2) throws -> Process {
+        var arguments = ["worker", "--lease", String(lease), "--concurrency", String(concurrency), "--cpus", String(concurrency), "--gpus", "none"]
+        if exitWhenIdle { arguments.append("--exit-when-idle") }
+        return try start(bench, arguments, name: name)
+    }
+
+    func lines(_ path: String) -> [String] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// Polls until `condition` holds or `seconds` pass.
+    func wait(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    func waitForExit(_ process: Process, seconds: Double) async throws -> Bool {
+        try await wait(seconds: seconds) { !process.isRunning }
+    }
+
+    @Test func aKilledWorkersTaskRunsAgainExactlyOnce() async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let mark = "\(bench.folder)/mark"
+        let runID = try await bench.submit("""
+            version: 1
+            name: killed
+            steps:
+              slow:
+                run: echo start >> \(mark); sleep 3; echo done >> \(mark); echo out > ${{ outputs.result }}
+                outputs: { result: file }
+              after:
+                run: cat ${{ inputs.r }} > ${{ outputs.copy }}
+                inputs: { r: "${{ steps.slow.outputs.result }}" }
+                outputs: { copy: file }
+            """)
+        let first = try worker(bench, name: "first")
+        #expect(try await wait(seconds: 30) { lines(mark) == ["start"] })
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let second = try worker(bench, name: "second", exitWhenIdle: true)
+        #expect(try await waitForExit(second, seconds: 60))
+        // The killed attempt's command died with its worker: nothing of it finishes later.
+        try await Task.sleep(for: .seconds(3.5))
+        #expect(lines(mark) == ["start", "start", "done"])
+        #expect(try await bench.state(runID) == .succeeded)
+        let tasks = try await bench.tasks(runID)
+        let slow = try #require(tasks["slow"])
+        #expect(slow.snapshot.attempt == 2)
+        #expect(try await bench.store.attempts(taskID: slow.snapshot.id).map(\.outcome) == ["lost", "succeeded"])
+        #expect(try bench.read(try #require(tasks["after"]?.outputs.first)) == "out\n")
+    }
+
+    @Test func twoWorkersNeverRunOneAttemptAndHeartbeatsKeepLongTasks() async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let mark = "\(bench.folder)/mark"
+        var yaml = "version: 1\nname: shared\nsteps:\n  long:\n    run: echo long >> \(mark); sleep 4\n"
+        for index in 0..<30 {
+            yaml += "  t\(index):\n    run: echo t\(index) >> \(mark); sleep 0.1\n"
+        }
+        let runID = try await bench.submit(yaml)
+        // A 1-second lease: the 4-second task keeps it only by heartbeat.
+        let workers = try (0..<2).map { try worker(bench, name: "w\($0)", lease: 1, exitWhenIdle: true) }
+        for process in workers { #expect(try await waitForExit(process, seconds: 90)) }
+        #expect(try await bench.state(runID) == .succeeded)
+        let seen = lines(mark)
+        #expect(seen.count == 31)
+        #expect(Set(seen).count == 31)
+        let tasks = try await bench.tasks(runID)
+        #expect(tasks.values.allSatisfy { $0.snapshot.attempt == 1 })
+        // Both workers took part.
+        #expect(Set(tasks.values.compactMap(\.worker)).count == 2)
+    }
+
+    @Test func aPoisonTaskEndsFailedAfterItsAttemptsAndTheWorkerStaysUp() async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let runID = try await bench.submit("""
+            version: 1
+            name: poison
+            steps:
+              poison:
+                run: kill -9 $PPID; sleep 5
+              fine:
+                needs: poison
+                if: always()
+                run: echo fine
+            """)
+        var deaths = 0
+        for round in 0..<6 {
+            let process = try worker(bench, name: "w\(round)", lease: 1, exitWhenIdle: true, concurrency: 1)
+            #expect(try await waitForExit(process, seconds: 60))
+            if process.terminationReason == .uncaughtSignal {
+                deaths += 1
+                // Let the dead worker's lease lapse.
+                try await Task.sleep(for: .seconds(1.2))
+            } else {
+                #expect(process.terminationStatus == 0)
+                break
+            }
+        }
+        #expect(deaths == QueueCore.lostLeaseLimit)
+        #expect(try await bench.state(runID) == .failed)
+        let tasks = try await bench.tasks(runID)
+        #expect(tasks["poison"]?.snapshot.state == .failed)
+        #expect(tasks["poison"]?.snapshot.message?.contains("stopped while running it 3 times") == true)
+        #expect(tasks["fine"]?.snapshot.state == .succeeded)
+    }
+
+    @Test func killingWorkersDuringWritesLeavesAConsistentStore() async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        var yaml = "version: 1\nname: churn\nsteps:\n"
+        for index in 0..<120 {
+            yaml += "  t\(index):\n    run: echo \(index) > ${{ outputs.o }}\n    outputs: { o: file }\n"
+        }
+        let runID = try await bench.submit(yaml)
+        for round in 0..<4 {
+            let process = try worker(bench, name: "k\(round)", lease: 1)
+            try await Task.sleep(for: .milliseconds(700 + 300 * round))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(try bench.store.integrityCheck() == "ok")
+        }
+        try await Task.sleep(for: .seconds(1.2))
+        let last = try worker(bench, name: "last", lease: 1, exitWhenIdle: true)
+        #expect(try await waitForExit(last, seconds: 90))
+        #expect(try bench.store.integrityCheck() == "ok")
+        #expect(try await bench.state(runID) == .succeeded)
+        for (node, task) in try await bench.tasks(runID) {
+            let output = try #require(task.outputs.first, "\(node)")
+            #expect(try bench.read(output) == "\(node.dropFirst())\n")
+        }
+    }
+
+    @Test func threeSchedulersGiveOneRunPerTick() async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let pipeline = "\(bench.folder)/tick.yaml"
+        try "version: 1\nname: tick\nschedule: '* * * * *'\nsteps:\n  a:\n    run: 'true'\n".write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let now = Date().timeIntervalSince1970
+        // Created 3.5 minutes ago with catch-up: three or four ticks are due.
+        try await bench.store.saveSchedule(ScheduleRecord(
+            name: "tick", pipelinePath: pipeline, projectDirectory: bench.folder, cron: "* * * * *", params: [],
+            missed: .catchUp, createdAt: now - 210, checkedThrough: 0
+        ))
+        let due = try Scheduler.dueTicks(try #require(await bench.store.schedules().first), now: Int64(now))
+        let schedulers = try (0..<3).map { try start(bench, ["scheduler", "--once"], name: "s\($0)") }
+        for process in schedulers {
+            #expect(try await waitForExit(process, seconds: 60))
+            #expect(process.terminationStatus == 0)
+        }
+        let runs = try await bench.store.runs(limit: 100)
+        let keys = runs.compactMap(\.idempotencyKey)
+        // One run per tick: no tick twice, every due tick there (a minute may have turned since).
+        #expect(keys.count == runs.count && Set(keys).count == keys.count)
+        #expect(Set(keys).isSuperset(of: due.map { "schedule:tick:\($0)" }))
+        #expect(runs.count <= due.count + 1)
+        // A later check finds nothing new in the same minute.
+        let again = try start(bench, ["scheduler", "--once"], name: "again")
+        #expect(try await waitForExit(again, seconds: 60))
+        #expect(try await bench.store.runs(limit: 100).count <= due.count + 1)
+    }
+}

@@ -1,0 +1,77 @@
+import BlacktailOps
+import Engine
+import Foundation
+import PipelineLanguage
+import Testing
+
+/// A workspace in a fresh temporary folder, with a store, and helpers to submit pipelines written
+/// inline and run them with an in-process worker.
+struct TestBench {
+    let folder: String
+    let workspace: Workspace
+    let store: SQLiteStore
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    init() throws {
+        folder = NSTemporaryDirectory() + "blacktail-engine-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        workspace = Workspace(home: "\(folder)/home")
+        try workspace.create()
+        store = try SQLiteStore(path: workspace.storePath)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// Compiles pipeline text (the project folder is the repository, so datasets/ resolve).
+    func plan(_ yaml: String, parameters: [(name: String, value: String)] = []) throws -> Plan {
+        let path = "\(folder)/pipeline-\(UUID().uuidString.prefix(8)).yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let compilation = PipelineCompiler(signatures: BuiltinOps.catalogue.signatures).compile(path: path, parameters: parameters)
+        guard let plan = compilation.plan, !compilation.hasErrors else {
+            Issue.record("the pipeline does not compile:\n\(DiagnosticRenderer.text(compilation.diagnostics, in: compilation.source))")
+            throw EngineError("compile")
+        }
+        return plan
+    }
+
+    func submission(_ yaml: String, options: Submitter.Options = Submitter.Options(), parameters: [(name: String, value: String)] = []) throws -> Submission {
+        Submitter.submission(
+            plan: try plan(yaml, parameters: parameters), pipelinePath: "test.yaml", projectDirectory: Self.projectRoot,
+            signatures: BuiltinOps.catalogue.signatures, options: options
+        )
+    }
+
+    func submit(_ yaml: String, options: Submitter.Options = Submitter.Options()) async throws -> String {
+        try await store.submit(try submission(yaml, options: options), now: Date().timeIntervalSince1970).runID
+    }
+
+    func worker(concurrency: Int = 2, cpu: Double = 2, gpus: [String] = [], lease: Double = 30) -> Worker {
+        var configuration = Worker.Configuration(concurrency: concurrency, cpu: cpu, gpus: gpus)
+        configuration.leaseSeconds = lease
+        configuration.pollSeconds = 0.05
+        return Worker(store: store, executor: TaskExecutor(workspace: workspace, catalogue: BuiltinOps.catalogue), configuration: configuration)
+    }
+
+    /// Works on the store until the run ends; returns its tasks by node.
+    @discardableResult
+    func runToEnd(_ runID: String, worker: Worker? = nil) async throws -> [String: TaskRecord] {
+        let worker = worker ?? self.worker()
+        let store = store
+        try await worker.run { try await store.runState(runID)?.isFinished ?? true }
+        return try await tasks(runID)
+    }
+
+    func tasks(_ runID: String) async throws -> [String: TaskRecord] {
+        Dictionary(uniqueKeysWithValues: try await store.tasks(runID: runID).map { ($0.spec.nodeID, $0) })
+    }
+
+    func state(_ runID: String) async throws -> RunState? {
+        try await store.runState(runID)
+    }
+
+    func read(_ record: ArtifactRecord) throws -> String {
+        try String(contentsOfFile: try workspace.artifacts.verifiedPath(record.digest), encoding: .utf8)
+    }
+}
