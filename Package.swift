@@ -138,6 +138,13 @@ let package = Package(
             path: "benchmarks/frameworks/Sources",
             swiftSettings: swiftSettings
         ),
+        // The Swift side of benchmarks/engine (run by hand; see benchmarks/README.md).
+        .executableTarget(
+            name: "blacktail-engine-benchmark",
+            dependencies: ["Engine", "BlacktailOps", "PipelineLanguage"],
+            path: "benchmarks/engine/Sources",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PipelineLanguageTests",
             dependencies: ["PipelineLanguage", "BlacktailOps"],

@@ -6,7 +6,7 @@ import Foundation
 /// .blacktail/
 ///   store.sqlite            runs, tasks, attempts, outputs, cache, schedules (WAL)
 ///   artifacts/ab/cdef...    content-addressed files, read-only
-///   staging/                outputs being written, moved into artifacts/ when complete
+///   staging/                copies of project files on their way into artifacts/
 ///   tasks/RUN/NODE/ATTEMPT/ command or op arguments, stdout, stderr, exit status, outputs
 /// ```
 public struct Workspace: Sendable {

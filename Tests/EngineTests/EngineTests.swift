@@ -128,11 +128,14 @@ import Testing
         #expect(tasks["later"]?.snapshot.state == .succeeded)
 
         // Retrying runs what did not succeed and keeps what did.
-        let laterDigest = tasks["later"]?.snapshot.attempt
+        let laterAttempt = tasks["later"]?.snapshot.attempt
         try await bench.store.retry(runID: runID, now: Date().timeIntervalSince1970)
         let again = try await bench.runToEnd(runID)
         #expect(again["broken"]?.snapshot.state == .failed)
-        #expect(again["later"]?.snapshot.attempt == laterDigest)
+        // Attempt numbers go on: the retried step's second try is attempt 2, with its own folder.
+        #expect(again["broken"]?.snapshot.attempt == 2)
+        #expect(FileManager.default.fileExists(atPath: bench.workspace.attemptFolder(run: runID, node: "broken", attempt: 1) + "/stderr.log"))
+        #expect(again["later"]?.snapshot.attempt == laterAttempt)
         #expect(again["later"]?.snapshot.state == .succeeded)
     }
 
@@ -155,7 +158,7 @@ import Testing
         let started = Date()
         let tasks = try await bench.runToEnd(runID)
         #expect(Date().timeIntervalSince(started) < 20)
-        #expect(try await bench.state(runID) == .cancelled)
+        #expect(try await bench.state(runID) == .failed)
         #expect(tasks["slow"]?.snapshot.state == .cancelled)
         #expect(tasks["waiting"]?.snapshot.state == .cancelled)
     }

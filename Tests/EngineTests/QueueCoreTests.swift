@@ -125,9 +125,9 @@ import Testing
 
         let failed = QueueCore.upstreamEnded(QueueCore.upstreamEnded(waiting, upstream: .failed), upstream: .succeeded)
         #expect(failed.state == .skipped)
-        #expect(failed.message == "skipped: a step it needs failed")
+        #expect(failed.message == "a step it needs failed")
         let skipped = QueueCore.upstreamEnded(QueueCore.upstreamEnded(waiting, upstream: .skipped), upstream: .succeeded)
-        #expect(skipped.message == "skipped: a step it needs was skipped")
+        #expect(skipped.message == "a step it needs was skipped")
 
         // A condition with always() or failure() decides for itself.
         var deciding = waiting
@@ -142,7 +142,8 @@ import Testing
         #expect(QueueCore.runState(unfinished: 3, failed: 1, cancelled: 0, started: true, cancelRequested: false) == .running)
         #expect(QueueCore.runState(unfinished: 0, failed: 0, cancelled: 0, started: true, cancelRequested: false) == .succeeded)
         #expect(QueueCore.runState(unfinished: 0, failed: 1, cancelled: 0, started: true, cancelRequested: false) == .failed)
-        #expect(QueueCore.runState(unfinished: 0, failed: 1, cancelled: 2, started: true, cancelRequested: true) == .cancelled)
+        #expect(QueueCore.runState(unfinished: 0, failed: 1, cancelled: 2, started: true, cancelRequested: true) == .failed)
+        #expect(QueueCore.runState(unfinished: 0, failed: 0, cancelled: 2, started: true, cancelRequested: true) == .cancelled)
         #expect(QueueCore.counterChange(from: .running, to: .failed) == (-1, 1, 0))
         #expect(QueueCore.counterChange(from: .failed, to: .waiting) == (1, -1, 0))
         #expect(QueueCore.counterChange(from: .ready, to: .running) == (0, 0, 0))

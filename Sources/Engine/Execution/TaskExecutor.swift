@@ -11,17 +11,13 @@ import Synchronization
 /// ``Outcome`` in the returned ``Completion``.
 public struct TaskExecutor: Sendable {
     public var workspace: Workspace
-    public var catalogue: [String: any Op]
+    public var catalogue: [String: OpCatalogue.Entry]
     /// How long a cancelled command gets between SIGTERM and SIGKILL.
     public var terminationGrace: Duration = .seconds(5)
 
     public init(workspace: Workspace, catalogue: OpCatalogue) {
         self.workspace = workspace
-        var ops: [String: any Op] = [:]
-        for entry in catalogue.entries {
-            if let implementation = entry.implementation { ops[entry.signature.name] = implementation }
-        }
-        self.catalogue = ops
+        self.catalogue = Dictionary(catalogue.entries.map { ($0.signature.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// What the attempt needs from its surroundings.
@@ -63,7 +59,8 @@ public struct TaskExecutor: Sendable {
                 completion.outcome = .skipped(reason: reason)
                 return completion
             }
-            let cacheKey = Self.cacheKey(planKey: task.spec.planKey, inputs: inputs.records)
+            let values = try deferredValues(task, upstream: environment.upstream)
+            let cacheKey = Self.cacheKey(planKey: task.spec.planKey, inputs: inputs.records, values: values)
             completion.cacheKey = cacheKey
             if task.spec.cache, !task.noCache, let entry = try await cacheLookup(cacheKey),
                entry.outputs.allSatisfy({ workspace.artifacts.contains($0.digest) }) {
@@ -75,7 +72,7 @@ public struct TaskExecutor: Sendable {
             let outputPaths = try prepareOutputs(task.spec, folder: folder)
             switch task.spec.action {
             case .op(let name, _):
-                try await runOp(name, task: task, inputs: inputs, outputPaths: outputPaths, folder: folder, environment: environment)
+                try await runOp(name, task: task, inputs: inputs, values: values, outputPaths: outputPaths, folder: folder, environment: environment)
             case .shell(let command):
                 try await runCommand(command, task: task, inputs: inputs, outputPaths: outputPaths, folder: folder, environment: environment)
             }
@@ -91,12 +88,15 @@ public struct TaskExecutor: Sendable {
         return completion
     }
 
-    /// The key a task's outputs are cached under: its plan key (what it does) and the digest of
-    /// every input (what it does it to).
-    public static func cacheKey(planKey: String, inputs: [ArtifactRecord]) -> String {
+    /// The key a task's outputs are cached under: its plan key (what it does), the digest of
+    /// every input (what it does it to), and the values of arguments computed at run time.
+    public static func cacheKey(planKey: String, inputs: [ArtifactRecord], values: [String: Value] = [:]) -> String {
         var text = "blacktail.cache/1\n\(planKey)\n"
         for input in inputs.sorted(by: { ($0.name, $0.position) < ($1.name, $1.position) }) {
             text += "\(input.name)[\(input.position)]=\(input.digest)\n"
+        }
+        for name in values.keys.sorted() {
+            text += "\(name):=\(values[name]!.json.canonicalText)\n"
         }
         return Digest.sha256(text)
     }
@@ -170,7 +170,7 @@ public struct TaskExecutor: Sendable {
         let states = needed.compactMap { upstream[$0]?.state }
         let store = workspace.artifacts
         return RuntimeEvaluator(
-            upstreamSucceeded: states.allSatisfy { $0 == .succeeded || $0 == .skipped },
+            upstreamSucceeded: states.allSatisfy { $0 == .succeeded },
             upstreamFailed: states.contains { $0 == .failed || $0 == .cancelled }
         ) { node, output, field in
             guard let record = upstream[node]?.outputs[output] else {
@@ -192,14 +192,48 @@ public struct TaskExecutor: Sendable {
         return text == "false" ? "its condition was false when the plan was made" : "condition is false: \(text)"
     }
 
-    private func opArguments(_ task: ClaimedTask, inputs: ResolvedInputs, upstream: [String: UpstreamTask]) throws -> [String: OpContext.Argument] {
+    /// The arguments computed at run time, each checked against the op's signature as the
+    /// compiler checks plan-time values.
+    private func deferredValues(_ task: ClaimedTask, upstream: [String: UpstreamTask]) throws -> [String: Value] {
+        var values: [String: Value] = [:]
+        for named in task.spec.arguments {
+            guard case .deferred(let text) = named.argument else { continue }
+            let value = try evaluator(task, upstream: upstream).evaluate(try ExpressionParser.parse(text))
+            if case .op(let name, _) = task.spec.action, let argument = catalogue[name]?.signature.argument(named.name) {
+                try Self.check(value, against: argument, expression: text)
+            }
+            values[named.name] = value
+        }
+        return values
+    }
+
+    static func check(_ value: Value, against argument: OpSignature.Argument, expression: String) throws {
+        func fail(_ reason: String) -> EngineError {
+            EngineError("argument '\(argument.name)' = \(expression) gave \(value.literal) at run time, \(reason)")
+        }
+        switch (argument.type, value) {
+        case (.float, .int), (.float, .float), (.int, .int), (.string, .string), (.bool, .bool), (.any, _), (.list, .list):
+            break
+        default:
+            throw fail("but it takes \(argument.type.withArticle)")
+        }
+        if let number = value.number {
+            if let minimum = argument.minimum, number < minimum { throw fail("below its minimum \(Value.float(minimum).literal)") }
+            if let maximum = argument.maximum, number > maximum { throw fail("above its maximum \(Value.float(maximum).literal)") }
+        }
+        if let choices = argument.choices, !choices.contains(value) {
+            throw fail("not one of " + choices.map(\.literal).joined(separator: ", "))
+        }
+    }
+
+    private func opArguments(_ task: ClaimedTask, inputs: ResolvedInputs, values: [String: Value]) throws -> [String: OpContext.Argument] {
         var arguments: [String: OpContext.Argument] = [:]
         for named in task.spec.arguments {
             switch named.argument {
             case .value(let value):
                 arguments[named.name] = .value(value)
-            case .deferred(let text):
-                arguments[named.name] = .value(try evaluator(task, upstream: upstream).evaluate(try ExpressionParser.parse(text)))
+            case .deferred:
+                if let value = values[named.name] { arguments[named.name] = .value(value) }
             case .projectFile:
                 if let path = inputs.paths[named.name]?.first { arguments[named.name] = .value(.string(path)) }
             case .artifact:
@@ -260,9 +294,10 @@ public struct TaskExecutor: Sendable {
     // MARK: Ops
 
     private func runOp(
-        _ name: String, task: ClaimedTask, inputs: ResolvedInputs, outputPaths: [String: String], folder: String, environment: Environment
+        _ name: String, task: ClaimedTask, inputs: ResolvedInputs, values: [String: Value], outputPaths: [String: String],
+        folder: String, environment: Environment
     ) async throws {
-        guard let op = catalogue[name] else {
+        guard let op = catalogue[name]?.implementation else {
             throw EngineError("the op \(name) is declared but this build cannot run it yet")
         }
         let log = try FileLog(path: "\(folder)/op.log")
@@ -272,7 +307,7 @@ public struct TaskExecutor: Sendable {
         let context = OpContext(
             nodeID: task.spec.nodeID,
             opName: name,
-            arguments: try opArguments(task, inputs: inputs, upstream: environment.upstream),
+            arguments: try opArguments(task, inputs: inputs, values: values),
             outputPaths: outputPaths,
             scratchDirectory: "\(folder)/scratch",
             logger: logger,

@@ -23,6 +23,8 @@ public final class Worker: Sendable {
         public var pollSeconds: Double = 0.25
         /// How often a running task's progress is written to the store, at most.
         public var progressInterval: Double = 0.5
+        /// Take tasks of this run only (`blacktail run`); nil takes any run's.
+        public var onlyRun: String?
 
         public init(concurrency: Int, cpu: Double, memoryBytes: Int64? = nil, gpus: [String] = [], labels: [String] = []) {
             self.concurrency = max(1, concurrency)
@@ -74,12 +76,6 @@ public final class Worker: Sendable {
         "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
     }
 
-    /// Whether a task asking for `request` could ever run here.
-    public func couldRun(_ request: ResourceSpec) -> Bool {
-        Capacity(cpu: configuration.cpu, memoryBytes: configuration.memoryBytes, gpus: configuration.gpus.count, labels: Set(configuration.labels))
-            .fits(request)
-    }
-
     /// Works until `until` returns true (checked after every change and poll), or until the
     /// surrounding task is cancelled; then lets running attempts finish.
     public func run(until: @escaping @Sendable () async throws -> Bool = { false }) async throws {
@@ -93,7 +89,7 @@ public final class Worker: Sendable {
             now: now
         )
         var iterator = wakes.makeAsyncIterator()
-        while !Task.isCancelled {
+        while !Task.isCancelled, !state.withLock({ $0.stopping }) {
             let claimed = try await claimWhatFits()
             if try await until() { break }
             if claimed == 0 {
@@ -130,7 +126,8 @@ public final class Worker: Sendable {
         let claimed: [ClaimedTask]
         do {
             claimed = try await store.claim(
-                worker: id, free: free, limit: slots, leaseSeconds: configuration.leaseSeconds, now: Date().timeIntervalSince1970
+                worker: id, free: free, limit: slots, leaseSeconds: configuration.leaseSeconds,
+                onlyRun: configuration.onlyRun, now: Date().timeIntervalSince1970
             )
         } catch {
             events("worker \(id): cannot claim: \(error)")
@@ -172,7 +169,8 @@ public final class Worker: Sendable {
             let environment = TaskExecutor.Environment(worker: id, gpus: gpus, upstream: upstream) { update in
                 let now = Date().timeIntervalSince1970
                 let due = lastProgress.withLock { last in
-                    guard now - last >= interval || update.epoch == update.totalEpochs else { return false }
+                    let finalEpoch = update.epoch != nil && update.epoch == update.totalEpochs
+                guard now - last >= interval || finalEpoch else { return false }
                     last = now
                     return true
                 }

@@ -122,7 +122,7 @@ public enum QueueCore {
             task.state = .cancelled
             task.message = "cancelled"
         case .failed(let message):
-            let failures = task.attempt - task.lostLeases
+            let failures = task.attempt - task.firstAttempt - task.lostLeases
             if task.cancelRequested {
                 task.state = .cancelled
                 task.message = "cancelled"
@@ -168,8 +168,7 @@ public enum QueueCore {
                 task.state = .ready
             } else {
                 task.state = .skipped
-                task.message = task.upstreamIssue == .failed
-                    ? "skipped: a step it needs failed" : "skipped: a step it needs was skipped"
+                task.message = task.upstreamIssue == .failed ? "a step it needs failed" : "a step it needs was skipped"
             }
         }
         return task
@@ -178,8 +177,9 @@ public enum QueueCore {
     /// The run's state, from how many of its tasks are unfinished, failed and cancelled.
     public static func runState(unfinished: Int, failed: Int, cancelled: Int, started: Bool, cancelRequested: Bool) -> RunState {
         if unfinished > 0 { return started ? .running : .queued }
-        if cancelRequested || cancelled > 0 { return .cancelled }
-        return failed > 0 ? .failed : .succeeded
+        // A failure names the run even when --fail-fast cancelled the rest after it.
+        if failed > 0 { return .failed }
+        return cancelRequested || cancelled > 0 ? .cancelled : .succeeded
     }
 
     /// How a task's change moves its run's counters of unfinished, failed and cancelled tasks.

@@ -126,9 +126,12 @@ public struct TaskSnapshot: Sendable, Hashable {
     public var runID: String
     public var nodeID: String
     public var state: TaskState
-    /// The attempt now running or last run; 0 before the first claim.
+    /// The attempt now running or last run; 0 before the first claim. Attempt numbers never
+    /// repeat, through retries of the run included.
     public var attempt: Int
-    /// How many attempts ended because the lease lapsed.
+    /// The attempt number before the current round of tries (0, or where `blacktail retry` found it).
+    public var firstAttempt: Int
+    /// How many attempts of the current round ended because the lease lapsed.
     public var lostLeases: Int
     /// How many tasks it needs have not ended.
     public var pending: Int
@@ -152,6 +155,7 @@ public struct TaskSnapshot: Sendable, Hashable {
         nodeID: String,
         state: TaskState,
         attempt: Int = 0,
+        firstAttempt: Int = 0,
         lostLeases: Int = 0,
         pending: Int = 0,
         upstreamIssue: UpstreamIssue = .none,
@@ -170,6 +174,7 @@ public struct TaskSnapshot: Sendable, Hashable {
         self.nodeID = nodeID
         self.state = state
         self.attempt = attempt
+        self.firstAttempt = firstAttempt
         self.lostLeases = lostLeases
         self.pending = pending
         self.upstreamIssue = upstreamIssue

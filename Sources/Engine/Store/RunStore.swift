@@ -12,9 +12,9 @@ public protocol RunStore: Sendable {
     /// added and that run's id is returned with `created == false`.
     func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool)
 
-    /// Leases up to `limit` ready tasks that fit `free`, in queue order, after returning any task
-    /// whose lease lapsed to the queue.
-    func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, now: Double) async throws -> [ClaimedTask]
+    /// Leases up to `limit` ready tasks that fit `free`, in queue order (of run `onlyRun` alone
+    /// when given), after returning any task whose lease lapsed to the queue.
+    func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, onlyRun: String?, now: Double) async throws -> [ClaimedTask]
 
     /// Extends a lease. `.lost` means the attempt is no longer this worker's to finish.
     func heartbeat(taskID: Int64, attempt: Int, worker: String, leaseSeconds: Double, now: Double) async throws -> HeartbeatReply
@@ -39,13 +39,16 @@ public protocol RunStore: Sendable {
     /// The state and outputs of the named nodes of a run.
     func upstream(runID: String, nodes: [String]) async throws -> [String: UpstreamTask]
 
-    /// The outputs of the last successful task with this cache key whose files are all kept.
+    /// The outputs of the last successful task with this cache key (whether their files are
+    /// still in the artifact store is for the caller to check).
     func cacheEntry(key: String) async throws -> CacheEntry?
 
     /// The state of a run, by its whole id: cheap enough to poll.
     func runState(_ id: String) async throws -> RunState?
     /// A run by id, or by a prefix of an id that only one run has.
     func run(_ id: String) async throws -> RunRecord?
+    /// The resolved plan a run was submitted with, as plan JSON.
+    func plan(runID: String) async throws -> String?
     /// The latest runs, newest first.
     func runs(limit: Int) async throws -> [RunRecord]
     func tasks(runID: String) async throws -> [TaskRecord]
@@ -193,7 +196,6 @@ public struct RunRecord: Sendable {
     public var projectDirectory: String
     public var fileDigest: String
     public var params: String
-    public var plan: String
     public var priority: Int
     public var idempotencyKey: String?
     public var state: RunState

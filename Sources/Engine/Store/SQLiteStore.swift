@@ -21,7 +21,11 @@ public final class SQLiteStore: RunStore {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(pool)
+            let migrator = Self.migrator
+            if try pool.read({ db in try migrator.hasBeenSuperseded(db) }) {
+                throw EngineError("the store \(path) was made by a newer blacktail; use that version")
+            }
+            try migrator.migrate(pool)
         } catch let error as DatabaseError {
             throw EngineError("cannot open the store \(path): \(error.message ?? error.description)")
         }
@@ -44,7 +48,6 @@ public final class SQLiteStore: RunStore {
                     project_dir TEXT NOT NULL,
                     file_sha256 TEXT NOT NULL,
                     params TEXT NOT NULL,
-                    plan TEXT NOT NULL,
                     priority INTEGER NOT NULL,
                     idempotency_key TEXT UNIQUE,
                     state TEXT NOT NULL,
@@ -62,22 +65,34 @@ public final class SQLiteStore: RunStore {
                     failed INTEGER NOT NULL DEFAULT 0,
                     cancelled INTEGER NOT NULL DEFAULT 0
                 );
+                -- Apart from runs: a plan can be megabytes, and runs rows are rewritten on every
+                -- task's end.
+                CREATE TABLE run_plans (
+                    run_id TEXT PRIMARY KEY,
+                    plan TEXT NOT NULL
+                );
                 CREATE TABLE tasks (
                     id INTEGER PRIMARY KEY,
                     run_id TEXT NOT NULL,
                     node_id TEXT NOT NULL,
                     idx INTEGER NOT NULL,
-                    spec TEXT NOT NULL,
                     state TEXT NOT NULL,
                     attempt INTEGER NOT NULL DEFAULT 0,
+                    first_attempt INTEGER NOT NULL DEFAULT 0,
                     lost_leases INTEGER NOT NULL DEFAULT 0,
                     pending INTEGER NOT NULL,
                     upstream_issue INTEGER NOT NULL DEFAULT 0,
                     status_functions INTEGER NOT NULL,
                     priority INTEGER NOT NULL,
                     run_seq INTEGER NOT NULL,
-                    resources TEXT NOT NULL,
-                    retry TEXT NOT NULL,
+                    cpu REAL NOT NULL,
+                    memory INTEGER NOT NULL,
+                    gpus INTEGER NOT NULL,
+                    labels TEXT NOT NULL,
+                    retry_attempts INTEGER NOT NULL,
+                    retry_initial REAL NOT NULL,
+                    retry_factor REAL NOT NULL,
+                    retry_max REAL NOT NULL,
                     not_before REAL NOT NULL DEFAULT 0,
                     lease_owner TEXT,
                     lease_expires REAL,
@@ -90,6 +105,12 @@ public final class SQLiteStore: RunStore {
                     cache_hit INTEGER NOT NULL DEFAULT 0,
                     progress TEXT,
                     UNIQUE (run_id, node_id)
+                );
+                -- Apart from tasks for the same reason: a sink that needs 10,000 tasks has a large
+                -- spec, and its tasks row changes as each of them ends.
+                CREATE TABLE task_specs (
+                    task_id INTEGER PRIMARY KEY,
+                    spec TEXT NOT NULL
                 );
                 CREATE INDEX tasks_ready ON tasks (priority DESC, run_seq, idx) WHERE state = 'ready';
                 CREATE INDEX tasks_running ON tasks (lease_expires) WHERE state = 'running';
@@ -163,44 +184,49 @@ public final class SQLiteStore: RunStore {
 
     public func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool) {
         let specs = try submission.tasks.map { try String(decoding: encoder.encode($0), as: UTF8.self) }
-        let encoded = try submission.tasks.map { (try json($0.resources), try json($0.retry)) }
         return try await write { db in
             if let key = submission.idempotencyKey,
-               let existing = try String.fetchOne(db, sql: "SELECT id FROM runs WHERE idempotency_key = ?", arguments: [key]) {
+               let existing = try db.value(String.self, sql: "SELECT id FROM runs WHERE idempotency_key = ?", arguments: [key]) {
                 return (existing, false)
             }
-            try self.insert(submission, specs: specs, encoded: encoded, now: now, in: db)
+            try self.insert(submission, specs: specs, now: now, in: db)
             return (submission.runID, true)
         }
     }
 
-    private func insert(_ submission: Submission, specs: [String], encoded: [(String, String)], now: Double, in db: Database) throws {
-        let seq = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs")) ?? 1
-        try db.execute(
+    private func insert(_ submission: Submission, specs: [String], now: Double, in db: Database) throws {
+        let seq = (try db.value(Int64.self, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs")) ?? 1
+        try db.run(
             sql: """
-                INSERT INTO runs (id, seq, pipeline, pipeline_path, project_dir, file_sha256, params, plan, priority,
+                INSERT INTO runs (id, seq, pipeline, pipeline_path, project_dir, file_sha256, params, priority,
                     idempotency_key, state, fail_fast, no_cache, deterministic, submitted_at, blacktail_version, host, platform, unfinished)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 submission.runID, seq, submission.pipeline, submission.pipelinePath, submission.projectDirectory,
-                submission.fileDigest, submission.params, submission.plan, submission.priority, submission.idempotencyKey,
+                submission.fileDigest, submission.params, submission.priority, submission.idempotencyKey,
                 submission.failFast, submission.noCache, submission.deterministic, now, submission.blacktailVersion,
                 submission.host, submission.platform, submission.tasks.count,
             ]
         )
+        try db.run(sql: "INSERT INTO run_plans (run_id, plan) VALUES (?, ?)", arguments: [submission.runID, submission.plan])
         var ids: [String: Int64] = [:]
         let insertTask = try db.cachedStatement(sql: """
-            INSERT INTO tasks (run_id, node_id, idx, spec, state, pending, status_functions, priority, run_seq, resources, retry)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO tasks (run_id, node_id, idx, state, pending, status_functions, priority, run_seq,
+                cpu, memory, gpus, labels, retry_attempts, retry_initial, retry_factor, retry_max)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        let insertSpec = try db.cachedStatement(sql: "INSERT INTO task_specs (task_id, spec) VALUES (?, ?)")
         for (index, task) in submission.tasks.enumerated() {
             let state: TaskState = task.needs.isEmpty ? .ready : .waiting
             try insertTask.execute(arguments: [
-                submission.runID, task.nodeID, index, specs[index], state.rawValue, task.needs.count,
-                task.usesStatusFunctions, submission.priority, seq, encoded[index].0, encoded[index].1,
+                submission.runID, task.nodeID, index, state.rawValue, task.needs.count,
+                task.usesStatusFunctions, submission.priority, seq,
+                task.resources.cpu, task.resources.memoryBytes, task.resources.gpus, task.resources.labels.joined(separator: ","),
+                task.retry.attempts, task.retry.initialSeconds, task.retry.factor, task.retry.maximumSeconds,
             ])
             ids[task.nodeID] = db.lastInsertedRowID
+            try insertSpec.execute(arguments: [db.lastInsertedRowID, specs[index]])
         }
         let insertNeed = try db.cachedStatement(sql: "INSERT INTO task_needs (task_id, needs_id) VALUES (?, ?)")
         for task in submission.tasks {
@@ -215,18 +241,43 @@ public final class SQLiteStore: RunStore {
 
     // MARK: Claiming
 
-    public func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, now: Double) async throws -> [ClaimedTask] {
+    public func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, onlyRun: String? = nil, now: Double) async throws -> [ClaimedTask] {
         let rows: [(TaskSnapshot, String, String, Bool, Bool)] = try await write { db in
             try self.expireLeases(now: now, in: db)
-            let candidates = try Row.fetchAll(db, sql: """
-                SELECT \(Self.snapshotColumns) FROM tasks
-                WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ?
-                """, arguments: [max(limit * 8, 64)])
-            let chosen = QueueCore.choose(from: try candidates.map(self.snapshot), free: free, limit: limit, now: now)
+            // Page through the ready tasks in queue order until the worker is full; tasks that do
+            // not fit (too big, missing a label) are passed over, not waited behind.
+            var chosen: [TaskSnapshot] = []
+            var free = free
+            let page = max(limit * 2, 16)
+            var offset = 0
+            while chosen.count < limit, offset < page * 16 {
+                // Only what the choice needs; the chosen tasks are read whole below.
+                let rows = if let onlyRun {
+                    try db.rows(sql: """
+                        SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
+                        WHERE state = 'ready' AND run_id = ? ORDER BY idx LIMIT ? OFFSET ?
+                        """, arguments: [onlyRun, page, offset])
+                } else {
+                    try db.rows(sql: """
+                        SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
+                        WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ? OFFSET ?
+                        """, arguments: [page, offset])
+                }
+                let candidates = rows.map { row in
+                    TaskSnapshot(id: row[0], runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 1), notBefore: row[5])
+                }
+                let taken = QueueCore.choose(from: candidates, free: free, limit: limit - chosen.count, now: now)
+                for task in taken {
+                    free.reserve(task.resources)
+                    chosen.append(try self.snapshot(try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [task.id])!))
+                }
+                if candidates.count < page { break }
+                offset += page
+            }
             var claimed: [(TaskSnapshot, String, String, Bool, Bool)] = []
             for task in chosen {
                 let leased = QueueCore.claimed(task, by: worker, now: now, leaseSeconds: leaseSeconds)
-                try db.execute(
+                try db.run(
                     sql: """
                         UPDATE tasks SET state = 'running', attempt = ?, lease_owner = ?, lease_expires = ?, worker = ?,
                             started_at = COALESCE(started_at, ?), message = NULL
@@ -234,16 +285,17 @@ public final class SQLiteStore: RunStore {
                         """,
                     arguments: [leased.attempt, worker, leased.leaseExpires, worker, now, task.id]
                 )
-                try db.execute(
+                try db.run(
                     sql: "INSERT OR REPLACE INTO attempts (task_id, attempt, worker, started_at) VALUES (?, ?, ?, ?)",
                     arguments: [task.id, leased.attempt, worker, now]
                 )
-                try db.execute(
+                try db.run(
                     sql: "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'",
                     arguments: [now, task.runID]
                 )
-                let row = try Row.fetchOne(db, sql: """
-                    SELECT t.spec, r.project_dir, r.no_cache, r.deterministic FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.id = ?
+                let row = try db.row(sql: """
+                    SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
+                    FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = ?
                     """, arguments: [task.id])!
                 claimed.append((leased, row[0], row[1], row[2], row[3]))
             }
@@ -262,13 +314,13 @@ public final class SQLiteStore: RunStore {
 
     public func heartbeat(taskID: Int64, attempt: Int, worker: String, leaseSeconds: Double, now: Double) async throws -> HeartbeatReply {
         try await write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [taskID]) else {
+            guard let row = try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [taskID]) else {
                 return .lost
             }
             let task = try self.snapshot(row)
             guard QueueCore.acceptsHeartbeat(task, worker: worker, attempt: attempt) else { return .lost }
-            try db.execute(sql: "UPDATE tasks SET lease_expires = ? WHERE id = ?", arguments: [now + leaseSeconds, taskID])
-            try db.execute(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, worker])
+            try db.run(sql: "UPDATE tasks SET lease_expires = ? WHERE id = ?", arguments: [now + leaseSeconds, taskID])
+            try db.run(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, worker])
             return .extended(cancelRequested: task.cancelRequested)
         }
     }
@@ -279,12 +331,12 @@ public final class SQLiteStore: RunStore {
 
     @discardableResult
     private func expireLeases(now: Double, in db: Database) throws -> Int {
-        let lapsed = try Row.fetchAll(db, sql: """
+        let lapsed = try db.rows(sql: """
             SELECT \(Self.snapshotColumns) FROM tasks WHERE state = 'running' AND lease_expires < ?
             """, arguments: [now]).map(snapshot)
         for task in lapsed {
             let next = QueueCore.leaseLapsed(task)
-            try db.execute(
+            try db.run(
                 sql: "UPDATE attempts SET finished_at = ?, outcome = 'lost', message = ? WHERE task_id = ? AND attempt = ?",
                 arguments: [now, "the lease lapsed (worker \(task.leaseOwner ?? "?") stopped sending heartbeats)", task.id, task.attempt]
             )
@@ -301,7 +353,7 @@ public final class SQLiteStore: RunStore {
     public func complete(_ completion: Completion, now: Double) async throws {
         let jitter = Double(Digest.seed(fromHex: Digest.sha256("\(completion.taskID)/\(completion.attempt)")) % 1_000_000) / 1_000_000
         try await write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [completion.taskID]) else {
+            guard let row = try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [completion.taskID]) else {
                 throw EngineError("no task \(completion.taskID)")
             }
             let task = try self.snapshot(row)
@@ -314,19 +366,19 @@ public final class SQLiteStore: RunStore {
             case .skipped(let reason): ("skipped", reason)
             case .cancelled: ("cancelled", nil)
             }
-            try db.execute(
+            try db.run(
                 sql: "UPDATE attempts SET finished_at = ?, outcome = ?, message = ? WHERE task_id = ? AND attempt = ?",
                 arguments: [now, outcome, message, completion.taskID, completion.attempt]
             )
             try self.saveArtifacts(completion.inputs, direction: "in", taskID: completion.taskID, in: db)
             if case .succeeded(let hit) = completion.outcome {
                 try self.saveArtifacts(completion.outputs, direction: "out", taskID: completion.taskID, in: db)
-                try db.execute(
+                try db.run(
                     sql: "UPDATE tasks SET cache_key = ?, cache_hit = ? WHERE id = ?",
                     arguments: [completion.cacheKey, hit, completion.taskID]
                 )
                 if let key = completion.cacheKey, !hit {
-                    try db.execute(
+                    try db.run(
                         sql: "INSERT OR REPLACE INTO cache (key, task_id, created_at) VALUES (?, ?, ?)",
                         arguments: [key, completion.taskID, now]
                     )
@@ -341,7 +393,7 @@ public final class SQLiteStore: RunStore {
 
     private func saveArtifacts(_ artifacts: [ArtifactRecord], direction: String, taskID: Int64, in db: Database) throws {
         guard !artifacts.isEmpty else { return }
-        try db.execute(sql: "DELETE FROM artifacts WHERE task_id = ? AND direction = ?", arguments: [taskID, direction])
+        try db.run(sql: "DELETE FROM artifacts WHERE task_id = ? AND direction = ?", arguments: [taskID, direction])
         let statement = try db.cachedStatement(sql: """
             INSERT INTO artifacts (task_id, direction, name, position, type, digest, size, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
@@ -356,12 +408,12 @@ public final class SQLiteStore: RunStore {
     private func save(_ task: TaskSnapshot, from old: TaskState, now: Double, in db: Database) throws {
         let change = QueueCore.counterChange(from: old, to: task.state)
         if change != (0, 0, 0) {
-            try db.execute(
+            try db.run(
                 sql: "UPDATE runs SET unfinished = unfinished + ?, failed = failed + ?, cancelled = cancelled + ? WHERE id = ?",
                 arguments: [change.unfinished, change.failed, change.cancelled, task.runID]
             )
         }
-        try db.execute(
+        try db.run(
             sql: """
                 UPDATE tasks SET state = ?, attempt = ?, lost_leases = ?, pending = ?, upstream_issue = ?, not_before = ?,
                     lease_owner = ?, lease_expires = ?, cancel_requested = ?, message = ?,
@@ -380,7 +432,7 @@ public final class SQLiteStore: RunStore {
     private func finish(_ task: TaskSnapshot, now: Double, in db: Database) throws {
         var ended: [TaskSnapshot] = [task]
         while let upstream = ended.popLast() {
-            let dependants = try Row.fetchAll(db, sql: """
+            let dependants = try db.rows(sql: """
                 SELECT \(Self.snapshotColumns) FROM tasks WHERE id IN (SELECT task_id FROM task_needs WHERE needs_id = ?)
                 """, arguments: [upstream.id]).map(snapshot)
             for dependant in dependants where dependant.state == .waiting {
@@ -389,7 +441,7 @@ public final class SQLiteStore: RunStore {
                 if next.state.isFinished { ended.append(next) }
             }
         }
-        let failFast = try Bool.fetchOne(db, sql: "SELECT fail_fast FROM runs WHERE id = ?", arguments: [task.runID]) ?? false
+        let failFast = try db.value(Bool.self, sql: "SELECT fail_fast FROM runs WHERE id = ?", arguments: [task.runID]) ?? false
         if failFast, task.state == .failed {
             try cancel(runID: task.runID, now: now, in: db)
         }
@@ -397,11 +449,11 @@ public final class SQLiteStore: RunStore {
     }
 
     private func updateRunState(_ runID: String, now: Double, in db: Database) throws {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try db.row(sql: """
             SELECT unfinished, failed, cancelled, started_at IS NOT NULL, cancel_requested FROM runs WHERE id = ?
             """, arguments: [runID]) else { return }
         let state = QueueCore.runState(unfinished: row[0], failed: row[1], cancelled: row[2], started: row[3], cancelRequested: row[4])
-        try db.execute(
+        try db.run(
             sql: "UPDATE runs SET state = ?, finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END WHERE id = ?",
             arguments: [state.rawValue, state.isFinished, now, runID]
         )
@@ -410,7 +462,7 @@ public final class SQLiteStore: RunStore {
     /// Counts the run's tasks afresh, after a change made in bulk.
     private func recount(_ runID: String, in db: Database) throws {
         let counts = try counts(runID: runID, in: db)
-        try db.execute(
+        try db.run(
             sql: "UPDATE runs SET unfinished = ?, failed = ?, cancelled = ? WHERE id = ?",
             arguments: [counts.unfinished, counts.failed, counts.cancelled, runID]
         )
@@ -418,7 +470,7 @@ public final class SQLiteStore: RunStore {
 
     private func counts(runID: String, in db: Database) throws -> TaskCounts {
         var counts = TaskCounts()
-        for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", arguments: [runID]) {
+        for row in try db.rows(sql: "SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state", arguments: [runID]) {
             if let state = TaskState(rawValue: row[0]) { counts[state] = row[1] }
         }
         return counts
@@ -428,7 +480,7 @@ public final class SQLiteStore: RunStore {
 
     public func cancel(runID: String, now: Double) async throws {
         try await write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [runID]) != nil else {
+            guard try db.value(Bool.self, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [runID]) != nil else {
                 throw EngineError("no run \(runID)")
             }
             try self.cancel(runID: runID, now: now, in: db)
@@ -437,21 +489,21 @@ public final class SQLiteStore: RunStore {
     }
 
     private func cancel(runID: String, now: Double, in db: Database) throws {
-        try db.execute(sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ?", arguments: [runID])
-        try db.execute(
+        try db.run(sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ?", arguments: [runID])
+        try db.run(
             sql: """
                 UPDATE tasks SET state = 'cancelled', message = 'cancelled', finished_at = ?
                 WHERE run_id = ? AND state IN ('waiting', 'ready')
                 """,
             arguments: [now, runID]
         )
-        try db.execute(sql: "UPDATE tasks SET cancel_requested = 1 WHERE run_id = ? AND state = 'running'", arguments: [runID])
+        try db.run(sql: "UPDATE tasks SET cancel_requested = 1 WHERE run_id = ? AND state = 'running'", arguments: [runID])
         try recount(runID, in: db)
     }
 
     public func retry(runID: String, now: Double) async throws {
         try await write { db in
-            guard let state = try String.fetchOne(db, sql: "SELECT state FROM runs WHERE id = ?", arguments: [runID]) else {
+            guard let state = try db.value(String.self, sql: "SELECT state FROM runs WHERE id = ?", arguments: [runID]) else {
                 throw EngineError("no run \(runID)")
             }
             guard RunState(rawValue: state)?.isFinished == true else {
@@ -459,15 +511,16 @@ public final class SQLiteStore: RunStore {
             }
             // Every task that did not succeed goes back to waiting on what it needs that did not
             // succeed either; those with nothing left to wait for are ready.
-            try db.execute(
+            try db.run(
                 sql: """
-                    UPDATE tasks SET state = 'waiting', attempt = 0, lost_leases = 0, upstream_issue = 0, not_before = 0,
-                        cancel_requested = 0, message = NULL, finished_at = NULL, lease_owner = NULL, lease_expires = NULL
+                    UPDATE tasks SET state = 'waiting', first_attempt = attempt, lost_leases = 0, upstream_issue = 0, not_before = 0,
+                        cancel_requested = 0, message = NULL, started_at = NULL, finished_at = NULL, lease_owner = NULL,
+                        lease_expires = NULL, progress = NULL
                     WHERE run_id = ? AND state != 'succeeded'
                     """,
                 arguments: [runID]
             )
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE tasks SET pending = (
                         SELECT COUNT(*) FROM task_needs n JOIN tasks u ON u.id = n.needs_id
@@ -476,8 +529,8 @@ public final class SQLiteStore: RunStore {
                     """,
                 arguments: [runID]
             )
-            try db.execute(sql: "UPDATE tasks SET state = 'ready' WHERE run_id = ? AND state = 'waiting' AND pending = 0", arguments: [runID])
-            try db.execute(
+            try db.run(sql: "UPDATE tasks SET state = 'ready' WHERE run_id = ? AND state = 'waiting' AND pending = 0", arguments: [runID])
+            try db.run(
                 sql: "UPDATE runs SET cancel_requested = 0, state = 'running', finished_at = NULL WHERE id = ?",
                 arguments: [runID]
             )
@@ -488,7 +541,7 @@ public final class SQLiteStore: RunStore {
 
     public func setProgress(taskID: Int64, attempt: Int, progress: String) async throws {
         try await write { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE tasks SET progress = ? WHERE id = ? AND attempt = ? AND state = 'running'",
                 arguments: [progress, taskID, attempt]
             )
@@ -501,7 +554,7 @@ public final class SQLiteStore: RunStore {
         try await pool.read { db in
             var result: [String: UpstreamTask] = [:]
             for node in Set(nodes) {
-                guard let row = try Row.fetchOne(db, sql: "SELECT id, state FROM tasks WHERE run_id = ? AND node_id = ?", arguments: [runID, node]) else {
+                guard let row = try db.row(sql: "SELECT id, state FROM tasks WHERE run_id = ? AND node_id = ?", arguments: [runID, node]) else {
                     continue
                 }
                 let outputs = try self.artifacts(taskID: row[0], direction: "out", in: db)
@@ -516,7 +569,7 @@ public final class SQLiteStore: RunStore {
 
     public func cacheEntry(key: String) async throws -> CacheEntry? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: """
+            guard let row = try db.row(sql: """
                 SELECT t.id, t.run_id, t.node_id, c.created_at FROM cache c JOIN tasks t ON t.id = c.task_id WHERE c.key = ?
                 """, arguments: [key]) else { return nil }
             return CacheEntry(
@@ -528,32 +581,36 @@ public final class SQLiteStore: RunStore {
 
     public func runState(_ id: String) async throws -> RunState? {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT state FROM runs WHERE id = ?", arguments: [id]).flatMap(RunState.init(rawValue:))
+            try db.value(String.self, sql: "SELECT state FROM runs WHERE id = ?", arguments: [id]).flatMap(RunState.init(rawValue:))
         }
     }
 
     public func run(_ id: String) async throws -> RunRecord? {
         try await pool.read { db in
-            var rows = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])
+            var rows = try db.rows(sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])
             if rows.isEmpty {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", arguments: [Self.likePrefix(id)])
+                rows = try db.rows(sql: "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", arguments: [Self.likePrefix(id)])
                 if rows.count > 1 { throw EngineError("'\(id)' matches several runs; give more of the id") }
             }
             return try rows.first.map { try self.runRecord($0, in: db) }
         }
     }
 
+    public func plan(runID: String) async throws -> String? {
+        try await pool.read { db in try db.value(String.self, sql: "SELECT plan FROM run_plans WHERE run_id = ?", arguments: [runID]) }
+    }
+
     public func runs(limit: Int) async throws -> [RunRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY seq DESC LIMIT ?", arguments: [limit]).map { try self.runRecord($0, in: db) }
+            try db.rows(sql: "SELECT * FROM runs ORDER BY seq DESC LIMIT ?", arguments: [limit]).map { try self.runRecord($0, in: db) }
         }
     }
 
     public func tasks(runID: String) async throws -> [TaskRecord] {
         let rows = try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT \(Self.snapshotColumns), spec, idx, worker, started_at, finished_at, cache_key, cache_hit, progress
-                FROM tasks WHERE run_id = ? ORDER BY idx
+            try db.rows(sql: """
+                SELECT \(Self.snapshotColumns), s.spec, idx, worker, started_at, finished_at, cache_key, cache_hit, progress
+                FROM tasks JOIN task_specs s ON s.task_id = tasks.id WHERE run_id = ? ORDER BY idx
                 """, arguments: [runID]).map { row in
                 (row, try self.artifacts(taskID: row["id"], direction: "out", in: db), try self.artifacts(taskID: row["id"], direction: "in", in: db))
             }
@@ -577,7 +634,7 @@ public final class SQLiteStore: RunStore {
 
     public func attempts(taskID: Int64) async throws -> [AttemptRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt", arguments: [taskID]).map { row in
+            try db.rows(sql: "SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt", arguments: [taskID]).map { row in
                 AttemptRecord(
                     attempt: row["attempt"], worker: row["worker"], startedAt: row["started_at"],
                     finishedAt: row["finished_at"], outcome: row["outcome"], message: row["message"]
@@ -587,7 +644,7 @@ public final class SQLiteStore: RunStore {
     }
 
     public func referencedDigests() async throws -> Set<String> {
-        try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT digest FROM artifacts")) }
+        try await pool.read { db in Set(try db.values(String.self, sql: "SELECT DISTINCT digest FROM artifacts")) }
     }
 
     // MARK: Workers
@@ -596,7 +653,7 @@ public final class SQLiteStore: RunStore {
         let gpus = try json(worker.gpus)
         let labels = try json(worker.labels)
         try await write { db in
-            try db.execute(
+            try db.run(
                 sql: "INSERT OR REPLACE INTO workers (id, host, pid, cpu, memory, gpus, labels, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [worker.id, worker.host, worker.pid, worker.cpu, worker.memoryBytes, gpus, labels, worker.startedAt, now]
             )
@@ -604,7 +661,7 @@ public final class SQLiteStore: RunStore {
     }
 
     public func workers() async throws -> [WorkerRecord] {
-        let rows = try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM workers ORDER BY started_at") }
+        let rows = try await pool.read { db in try db.rows(sql: "SELECT * FROM workers ORDER BY started_at") }
         return try rows.map { row in
             WorkerRecord(
                 id: row["id"], host: row["host"], pid: row["pid"], cpu: row["cpu"], memoryBytes: row["memory"],
@@ -620,7 +677,7 @@ public final class SQLiteStore: RunStore {
     public func saveSchedule(_ schedule: ScheduleRecord) async throws {
         let params = try json(schedule.params)
         try await write { db in
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT OR REPLACE INTO schedules (name, pipeline_path, project_dir, cron, params, missed, created_at, checked_through)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -634,7 +691,7 @@ public final class SQLiteStore: RunStore {
     }
 
     public func schedules() async throws -> [ScheduleRecord] {
-        let rows = try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM schedules ORDER BY name") }
+        let rows = try await pool.read { db in try db.rows(sql: "SELECT * FROM schedules ORDER BY name") }
         return try rows.map { row in
             ScheduleRecord(
                 name: row["name"], pipelinePath: row["pipeline_path"], projectDirectory: row["project_dir"], cron: row["cron"],
@@ -647,28 +704,27 @@ public final class SQLiteStore: RunStore {
 
     public func removeSchedule(name: String) async throws -> Bool {
         try await write { db in
-            try db.execute(sql: "DELETE FROM schedules WHERE name = ?", arguments: [name])
+            try db.run(sql: "DELETE FROM schedules WHERE name = ?", arguments: [name])
             return db.changesCount > 0
         }
     }
 
     public func submitTick(schedule: String, tick: Int64, submission: Submission, now: Double) async throws -> String? {
         let specs = try submission.tasks.map { try String(decoding: encoder.encode($0), as: UTF8.self) }
-        let encoded = try submission.tasks.map { (try json($0.resources), try json($0.retry)) }
         return try await write { db in
-            try db.execute(
+            try db.run(
                 sql: "INSERT OR IGNORE INTO schedule_ticks (schedule, tick, run_id) VALUES (?, ?, ?)",
                 arguments: [schedule, tick, submission.runID]
             )
             guard db.changesCount == 1 else { return nil }
-            try self.insert(submission, specs: specs, encoded: encoded, now: now, in: db)
+            try self.insert(submission, specs: specs, now: now, in: db)
             return submission.runID
         }
     }
 
     public func markScheduleChecked(name: String, through tick: Int64) async throws {
         try await write { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE schedules SET checked_through = MAX(checked_through, ?) WHERE name = ?",
                 arguments: [tick, name]
             )
@@ -677,42 +733,54 @@ public final class SQLiteStore: RunStore {
 
     /// SQLite's own check of the database file: "ok", or what is wrong.
     public func integrityCheck() throws -> String {
-        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+        try pool.read { db in try db.values(String.self, sql: "PRAGMA integrity_check").joined(separator: "\n") }
     }
 
     // MARK: Rows
 
     private static let snapshotColumns = """
-        id, run_id, node_id, state, attempt, lost_leases, pending, upstream_issue, status_functions, priority, resources, retry,
+        id, run_id, node_id, state, attempt, first_attempt, lost_leases, pending, upstream_issue, status_functions, priority,
+        cpu, memory, gpus, labels, retry_attempts, retry_initial, retry_factor, retry_max,
         not_before, lease_owner, lease_expires, cancel_requested, message
         """
 
+    /// A row of ``snapshotColumns``, read by position.
     private func snapshot(_ row: Row) throws -> TaskSnapshot {
         TaskSnapshot(
-            id: row["id"],
-            runID: row["run_id"],
-            nodeID: row["node_id"],
-            state: TaskState(rawValue: row["state"]) ?? .failed,
-            attempt: row["attempt"],
-            lostLeases: row["lost_leases"],
-            pending: row["pending"],
-            upstreamIssue: UpstreamIssue(rawValue: row["upstream_issue"]) ?? .none,
-            usesStatusFunctions: row["status_functions"],
-            priority: row["priority"],
-            resources: try decoder.decode(ResourceSpec.self, from: Data((row["resources"] as String).utf8)),
-            retry: try decoder.decode(RetryPolicySpec.self, from: Data((row["retry"] as String).utf8)),
-            notBefore: row["not_before"],
-            leaseOwner: row["lease_owner"],
-            leaseExpires: row["lease_expires"],
-            cancelRequested: row["cancel_requested"],
-            message: row["message"]
+            id: row[0],
+            runID: row[1],
+            nodeID: row[2],
+            state: TaskState(rawValue: row[3]) ?? .failed,
+            attempt: row[4],
+            firstAttempt: row[5],
+            lostLeases: row[6],
+            pending: row[7],
+            upstreamIssue: UpstreamIssue(rawValue: row[8]) ?? .none,
+            usesStatusFunctions: row[9],
+            priority: row[10],
+            resources: Self.resources(row, from: 11),
+            retry: RetryPolicySpec(attempts: row[15], initialSeconds: row[16], factor: row[17], maximumSeconds: row[18]),
+            notBefore: row[19],
+            leaseOwner: row[20],
+            leaseExpires: row[21],
+            cancelRequested: row[22],
+            message: row[23]
+        )
+    }
+
+    /// cpu, memory, gpus and labels, from column `first` on.
+    private static func resources(_ row: Row, from first: Int) -> ResourceSpec {
+        let labels: String = row[first + 3]
+        return ResourceSpec(
+            cpu: row[first], memoryBytes: row[first + 1], gpus: row[first + 2],
+            labels: labels.isEmpty ? [] : labels.split(separator: ",").map(String.init)
         )
     }
 
     private func runRecord(_ row: Row, in db: Database) throws -> RunRecord {
         RunRecord(
             id: row["id"], pipeline: row["pipeline"], pipelinePath: row["pipeline_path"], projectDirectory: row["project_dir"],
-            fileDigest: row["file_sha256"], params: row["params"], plan: row["plan"], priority: row["priority"],
+            fileDigest: row["file_sha256"], params: row["params"], priority: row["priority"],
             idempotencyKey: row["idempotency_key"], state: RunState(rawValue: row["state"]) ?? .failed,
             failFast: row["fail_fast"], noCache: row["no_cache"], cancelRequested: row["cancel_requested"],
             submittedAt: row["submitted_at"], startedAt: row["started_at"], finishedAt: row["finished_at"],
@@ -722,7 +790,7 @@ public final class SQLiteStore: RunStore {
     }
 
     private func artifacts(taskID: Int64, direction: String, in db: Database) throws -> [ArtifactRecord] {
-        try Row.fetchAll(db, sql: """
+        try db.rows(sql: """
             SELECT name, position, type, digest, size, source FROM artifacts WHERE task_id = ? AND direction = ? ORDER BY name, position
             """, arguments: [taskID, direction]).map { row in
             ArtifactRecord(name: row[0], position: row[1], type: row[2], digest: row[3], size: row[4], source: row[5])
@@ -745,5 +813,29 @@ public final class SQLiteStore: RunStore {
         } catch let error as DatabaseError {
             throw EngineError("the store failed: \(error.message ?? error.description)")
         }
+    }
+}
+
+/// Statements prepared once per connection and reused: the queue's hot paths run the same few
+/// statements thousands of times.
+extension Database {
+    func run(sql: String, arguments: StatementArguments = []) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    func rows(sql: String, arguments: StatementArguments = []) throws -> [Row] {
+        try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func row(sql: String, arguments: StatementArguments = []) throws -> Row? {
+        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func value<T: DatabaseValueConvertible & StatementColumnConvertible>(_ type: T.Type, sql: String, arguments: StatementArguments = []) throws -> T? {
+        try T.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func values<T: DatabaseValueConvertible & StatementColumnConvertible>(_ type: T.Type, sql: String, arguments: StatementArguments = []) throws -> [T] {
+        try T.fetchAll(cachedStatement(sql: sql), arguments: arguments)
     }
 }

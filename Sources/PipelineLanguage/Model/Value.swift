@@ -94,7 +94,7 @@ public indirect enum ValueType: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The description with an article, for messages: "an int", "a list<model>".
-    var withArticle: String {
+    public var withArticle: String {
         let text = description
         return (text.first.map { "aeiou".contains($0) } ?? false ? "an " : "a ") + text
     }

@@ -28,12 +28,14 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let plan = try CompilerFrontend.plan(file, parameters: parameters)
         let (workspace, store) = try home.open()
-        let configuration = try worker.configuration()
+        var configuration = try worker.configuration()
         let submission = CompilerFrontend.submission(file, plan: plan, options: submit.options)
         let executor = TaskExecutor(workspace: workspace, catalogue: BuiltinOps.catalogue)
         let view = RunView(store: store, workspace: workspace, live: !plain && isatty(STDOUT_FILENO) == 1)
-        let local = Worker(store: store, executor: executor, configuration: configuration) { line in view.note(line) }
-        for task in submission.tasks where !local.couldRun(task.resources) {
+        let offered = Capacity(
+            cpu: configuration.cpu, memoryBytes: configuration.memoryBytes, gpus: configuration.gpus.count, labels: Set(configuration.labels)
+        )
+        for task in submission.tasks where !offered.fits(task.resources) {
             throw CLIError(
                 "step \(task.nodeID) asks for \(describe(task.resources)), more than this machine's worker offers "
                     + "(\(describe(configuration))); lower its resources: or run it with 'blacktail submit' on a bigger worker"
@@ -41,6 +43,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let (runID, created) = try await store.submit(submission, now: now())
         view.note(created ? "run \(runID): \(plan.pipelineName), \(plan.nodes.count) step\(plan.nodes.count == 1 ? "" : "s")" : "run \(runID) was submitted before with this idempotency key")
+        configuration.onlyRun = runID
+        let local = Worker(store: store, executor: executor, configuration: configuration) { line in view.note(line) }
 
         let interrupt = InterruptHandler { Task { try? await store.cancel(runID: runID, now: now()) } }
         defer { interrupt.cancel() }

@@ -1,0 +1,125 @@
+// The Swift side of benchmarks/engine: the engine's own overhead with durable state.
+//
+//   blacktail-engine-benchmark overhead [--tasks N] [--chain N] [--concurrency C]
+//       N no-op built-in tasks between one source and one sink, and a chain of N, run through
+//       the SQLite store and a worker exactly as `blacktail run` does; reports ms per task.
+//   blacktail-engine-benchmark queue [--tasks N] [--batch B]
+//       claim-and-complete throughput of the SQLite store alone, B tasks per claim.
+import BlacktailOps
+import Engine
+import Foundation
+import PipelineLanguage
+
+/// An op that does nothing: what is left is the engine's cost per task.
+struct NoOp: Op {
+    var signature: OpSignature {
+        OpSignature(name: "bench/noop", version: 1, summary: "does nothing", arguments: [], outputs: [])
+    }
+
+    func run(_ context: OpContext) async throws {}
+}
+
+let catalogue = OpCatalogue(
+    signatures: BuiltinOps.catalogue.entries.map(\.signature) + [NoOp().signature],
+    implementations: BuiltinOps.catalogue.entries.compactMap(\.implementation) + [NoOp()]
+)
+
+func option(_ name: String, default value: Int) -> Int {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let parsed = Int(arguments[index + 1]) else { return value }
+    return parsed
+}
+
+func temporaryWorkspace() throws -> (Workspace, SQLiteStore, String) {
+    let folder = NSTemporaryDirectory() + "blacktail-engine-bench-\(UUID().uuidString)"
+    let workspace = Workspace(home: folder)
+    try workspace.create()
+    return (workspace, try SQLiteStore(path: workspace.storePath), folder)
+}
+
+func fanOut(_ count: Int) -> String {
+    var yaml = "version: 1\nname: fanout\nsteps:\n  source:\n    uses: bench/noop\n"
+    for index in 0..<count { yaml += "  t\(index):\n    uses: bench/noop\n    needs: source\n" }
+    yaml += "  sink:\n    uses: bench/noop\n    needs: [" + (0..<count).map { "t\($0)" }.joined(separator: ", ") + "]\n"
+    return yaml
+}
+
+func chain(_ count: Int) -> String {
+    var yaml = "version: 1\nname: chain\nsteps:\n  t0:\n    uses: bench/noop\n"
+    for index in 1..<count { yaml += "  t\(index):\n    uses: bench/noop\n    needs: t\(index - 1)\n" }
+    return yaml
+}
+
+/// Compiles, submits and runs a pipeline with a fresh store; the seconds from submission to the end.
+func measure(_ yaml: String, name: String, concurrency: Int) async throws -> (seconds: Double, tasks: Int) {
+    let (workspace, store, folder) = try temporaryWorkspace()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let path = "\(folder)/\(name).yaml"
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    let compilation = PipelineCompiler(signatures: catalogue.signatures).compile(path: path)
+    guard let plan = compilation.plan else { fatalError(DiagnosticRenderer.text(compilation.diagnostics, in: compilation.source)) }
+    let submission = Submitter.submission(
+        plan: plan, pipelinePath: path, projectDirectory: folder, signatures: catalogue.signatures,
+        options: Submitter.Options(noCache: true)
+    )
+    var configuration = Worker.Configuration(concurrency: concurrency, cpu: Double(concurrency))
+    configuration.pollSeconds = 0.01
+    let worker = Worker(store: store, executor: TaskExecutor(workspace: workspace, catalogue: catalogue), configuration: configuration)
+    let start = ContinuousClock.now
+    let runID = try await store.submit(submission, now: Date().timeIntervalSince1970).runID
+    try await worker.run { try await store.runState(runID)?.isFinished ?? true }
+    let elapsed = ContinuousClock.now - start
+    guard try await store.runState(runID) == .succeeded else { fatalError("the run did not succeed") }
+    return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, plan.nodes.count)
+}
+
+func overhead() async throws {
+    let count = option("--tasks", default: 10_000)
+    let length = option("--chain", default: 1_000)
+    let concurrency = option("--concurrency", default: 2)
+    print("shape            tasks   seconds   ms/task   tasks/s")
+    for (name, yaml) in [("fan-out", fanOut(count)), ("chain", chain(length))] {
+        let (seconds, tasks) = try await measure(yaml, name: name, concurrency: concurrency)
+        print(String(format: "%-14@ %7d %9.2f %9.3f %9.0f", name as NSString, tasks, seconds, seconds * 1000 / Double(tasks), Double(tasks) / seconds))
+    }
+}
+
+func queue() async throws {
+    let count = option("--tasks", default: 20_000)
+    let batch = option("--batch", default: 1)
+    let (_, store, folder) = try temporaryWorkspace()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var yaml = "version: 1\nname: independent\nsteps:\n"
+    for index in 0..<count { yaml += "  t\(index):\n    uses: bench/noop\n" }
+    let path = "\(folder)/independent.yaml"
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    guard let plan = PipelineCompiler(signatures: catalogue.signatures).compile(path: path).plan else { fatalError("compile") }
+    let submission = Submitter.submission(plan: plan, pipelinePath: path, projectDirectory: folder, signatures: catalogue.signatures)
+    let runID = try await store.submit(submission, now: 0).runID
+    let start = ContinuousClock.now
+    var done = 0
+    while done < count {
+        let now = Date().timeIntervalSince1970
+        let claimed = try await store.claim(worker: "bench", free: Capacity(cpu: Double(batch)), limit: batch, leaseSeconds: 30, now: now)
+        if claimed.isEmpty { break }
+        for task in claimed {
+            try await store.complete(
+                Completion(taskID: task.snapshot.id, attempt: task.snapshot.attempt, worker: "bench", outcome: .succeeded(cacheHit: false), startedAt: now),
+                now: now
+            )
+        }
+        done += claimed.count
+    }
+    let elapsed = ContinuousClock.now - start
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    guard try await store.runState(runID) == .succeeded else { fatalError("the run did not finish") }
+    print(String(format: "claim+complete, batch %d: %d tasks in %.2f s = %.0f tasks/s", batch, done, seconds, Double(done) / seconds))
+}
+
+switch CommandLine.arguments.dropFirst().first {
+case "overhead": try await overhead()
+case "queue": try await queue()
+default:
+    print("usage: blacktail-engine-benchmark overhead [--tasks N] [--chain N] [--concurrency C] | queue [--tasks N] [--batch B]")
+    exit(64)
+}
