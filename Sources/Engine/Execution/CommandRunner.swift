@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import PipelineLanguage
 import Subprocess
 import SystemPackage
@@ -126,26 +127,28 @@ enum CommandTemplate {
     }
 }
 
-/// A log file that several threads append lines to.
+/// A log file that several threads append lines to, created at the first line.
 final class FileLog: Sendable {
-    private let handle: FileHandle
-    private let lock = NSLock()
+    private let path: String
+    private let handle = Mutex<FileHandle?>(nil)
 
-    init(path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw EngineError("cannot write \(path)") }
-        self.handle = handle
+    init(path: String) {
+        self.path = path
     }
 
     func write(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        try? handle.seekToEnd()
-        try? handle.write(contentsOf: Data(text.utf8))
+        handle.withLock { handle in
+            if handle == nil {
+                FileManager.default.createFile(atPath: path, contents: nil)
+                handle = FileHandle(forWritingAtPath: path)
+            }
+            try? handle?.seekToEnd()
+            try? handle?.write(contentsOf: Data(text.utf8))
+        }
     }
 
     deinit {
-        try? handle.close()
+        handle.withLock { try? $0?.close() }
     }
 }
 

@@ -50,8 +50,7 @@ public struct TaskExecutor: Sendable {
         )
         let folder = workspace.attemptFolder(run: task.snapshot.runID, node: task.spec.nodeID, attempt: task.snapshot.attempt)
         do {
-            try? FileManager.default.removeItem(atPath: folder)
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Folder.makeFresh(folder)
             let inputs = try resolveInputs(task, upstream: environment.upstream)
             completion.inputs = inputs.records
 
@@ -249,8 +248,8 @@ public struct TaskExecutor: Sendable {
 
     private func prepareOutputs(_ spec: TaskSpec, folder: String) throws -> [String: String] {
         let manager = FileManager.default
-        try manager.createDirectory(atPath: "\(folder)/outputs", withIntermediateDirectories: true)
-        try manager.createDirectory(atPath: "\(folder)/work", withIntermediateDirectories: true)
+        if spec.outputs.contains(where: { $0.path == nil }) { try Folder.make("\(folder)/outputs") }
+        if case .shell = spec.action { try Folder.make("\(folder)/work") }
         var paths: [String: String] = [:]
         for output in spec.outputs {
             if let path = output.path {
@@ -300,10 +299,10 @@ public struct TaskExecutor: Sendable {
         guard let op = catalogue[name]?.implementation else {
             throw EngineError("the op \(name) is declared but this build cannot run it yet")
         }
-        let log = try FileLog(path: "\(folder)/op.log")
+        let log = FileLog(path: "\(folder)/op.log")
         var logger = Logger(label: "blacktail.op") { _ in FileLogHandler(log: log) }
         logger[metadataKey: "node"] = "\(task.spec.nodeID)"
-        let progressLog = try FileLog(path: "\(folder)/progress.jsonl")
+        let progressLog = FileLog(path: "\(folder)/progress.jsonl")
         let context = OpContext(
             nodeID: task.spec.nodeID,
             opName: name,
@@ -319,8 +318,8 @@ public struct TaskExecutor: Sendable {
             threadBudget: Int(task.spec.resources.cpu.rounded(.up)),
             deterministic: task.deterministic
         )
-        try FileManager.default.createDirectory(atPath: context.scratchDirectory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: context.scratchDirectory) }
+        try Folder.make(context.scratchDirectory)
+        defer { Folder.remove(context.scratchDirectory) }
         try writeRecord(task, folder: folder, arguments: context.arguments, outputs: outputPaths)
         try await withTimeout(task.spec.timeoutSeconds) {
             try await op.run(context)
@@ -339,7 +338,7 @@ public struct TaskExecutor: Sendable {
         }
         lines.append("outputs:")
         for name in outputs.keys.sorted() { lines.append("  \(name): \(outputs[name]!)") }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: "\(folder)/op.txt", atomically: true, encoding: .utf8)
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(folder)/op.txt"))
     }
 
     static func progressJSON(_ update: ProgressUpdate) -> String {
@@ -393,6 +392,28 @@ public struct TaskExecutor: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { return "" }
         let text = String(decoding: data.suffix(8192), as: UTF8.self)
         return text.split(separator: "\n", omittingEmptySubsequences: true).suffix(count).map { "  " + $0 }.joined(separator: "\n")
+    }
+}
+
+/// Folders of attempts, made with as few system calls as the common case needs: a task's
+/// bookkeeping should cost less than the work of a small task.
+enum Folder {
+    /// Makes a folder, and its parents when they are missing.
+    static func make(_ path: String) throws {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    /// Makes an empty folder, removing whatever was there (a try cut short on this machine).
+    static func makeFresh(_ path: String) throws {
+        if mkdir(path, 0o755) == 0 { return }
+        if errno == EEXIST { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    static func remove(_ path: String) {
+        if rmdir(path) == 0 || errno == ENOENT { return }
+        try? FileManager.default.removeItem(atPath: path)
     }
 }
 
