@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The ``RunStore`` of one machine: a SQLite database in WAL mode, shared safely by every process
 /// that opens it (`run`, `worker`, `scheduler`, `status`).
@@ -350,9 +351,61 @@ public final class SQLiteStore: RunStore {
 
     // MARK: Completing
 
+    /// Completions wait here while a write is in flight; the next write takes them all in one
+    /// transaction (group commit), each still fenced and recorded on its own.
+    private let pendingCompletions = Mutex(PendingCompletions())
+
+    private struct PendingCompletions {
+        var entries: [(completion: Completion, now: Double, reply: CheckedContinuation<Void, any Error>)] = []
+        var flushing = false
+    }
+
     public func complete(_ completion: Completion, now: Double) async throws {
+        try await withCheckedThrowingContinuation { (reply: CheckedContinuation<Void, any Error>) in
+            let startsFlush = pendingCompletions.withLock { pending in
+                pending.entries.append((completion, now, reply))
+                guard !pending.flushing else { return false }
+                pending.flushing = true
+                return true
+            }
+            if startsFlush { Task { await self.flushCompletions() } }
+        }
+    }
+
+    private func flushCompletions() async {
+        while true {
+            let batch = pendingCompletions.withLock { pending in
+                let batch = pending.entries
+                pending.entries = []
+                if batch.isEmpty { pending.flushing = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            let items = batch.map { ($0.completion, $0.now) }
+            do {
+                // A refused completion (a stale attempt) changes nothing and does not stop the others.
+                let results: [QueueCore.Rejection?] = try await write { db in
+                    try items.map { completion, now in
+                        do {
+                            try self.complete(completion, now: now, in: db)
+                            return nil
+                        } catch let rejection as QueueCore.Rejection {
+                            return rejection
+                        }
+                    }
+                }
+                for (entry, rejection) in zip(batch, results) {
+                    if let rejection { entry.reply.resume(throwing: rejection) } else { entry.reply.resume() }
+                }
+            } catch {
+                for entry in batch { entry.reply.resume(throwing: error) }
+            }
+        }
+    }
+
+    private func complete(_ completion: Completion, now: Double, in db: Database) throws {
         let jitter = Double(Digest.seed(fromHex: Digest.sha256("\(completion.taskID)/\(completion.attempt)")) % 1_000_000) / 1_000_000
-        try await write { db in
+        do {
             guard let row = try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [completion.taskID]) else {
                 throw EngineError("no task \(completion.taskID)")
             }

@@ -4,7 +4,8 @@
 //       N no-op built-in tasks between one source and one sink, and a chain of N, run through
 //       the SQLite store and a worker exactly as `blacktail run` does; reports ms per task.
 //   blacktail-engine-benchmark queue [--tasks N] [--batch B]
-//       claim-and-complete throughput of the SQLite store alone, B tasks per claim.
+//       claim-and-complete throughput of the SQLite store alone: B tasks per claim, their
+//       completions sent together (the store commits waiting completions as a group).
 import BlacktailOps
 import Engine
 import Foundation
@@ -102,11 +103,17 @@ func queue() async throws {
         let now = Date().timeIntervalSince1970
         let claimed = try await store.claim(worker: "bench", free: Capacity(cpu: Double(batch)), limit: batch, leaseSeconds: 30, now: now)
         if claimed.isEmpty { break }
-        for task in claimed {
-            try await store.complete(
-                Completion(taskID: task.snapshot.id, attempt: task.snapshot.attempt, worker: "bench", outcome: .succeeded(cacheHit: false), startedAt: now),
-                now: now
-            )
+        // The claimed tasks end at once, as they do on a worker running them side by side.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in claimed {
+                group.addTask {
+                    try await store.complete(
+                        Completion(taskID: task.snapshot.id, attempt: task.snapshot.attempt, worker: "bench", outcome: .succeeded(cacheHit: false), startedAt: now),
+                        now: now
+                    )
+                }
+            }
+            try await group.waitForAll()
         }
         done += claimed.count
     }
