@@ -338,7 +338,7 @@ public struct TaskExecutor: Sendable {
         }
         lines.append("outputs:")
         for name in outputs.keys.sorted() { lines.append("  \(name): \(outputs[name]!)") }
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(folder)/op.txt"))
+        try Folder.write(lines.joined(separator: "\n") + "\n", to: "\(folder)/op.txt")
     }
 
     static func progressJSON(_ update: ProgressUpdate) -> String {
@@ -401,19 +401,37 @@ enum Folder {
     /// Makes a folder, and its parents when they are missing.
     static func make(_ path: String) throws {
         if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard errno == ENOENT else { throw failure("cannot make the folder \(path)") }
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !parent.isEmpty, parent != path else { throw failure("cannot make the folder \(path)") }
+        try make(parent)
+        if mkdir(path, 0o755) != 0, errno != EEXIST { throw failure("cannot make the folder \(path)") }
     }
 
     /// Makes an empty folder, removing whatever was there (a try cut short on this machine).
     static func makeFresh(_ path: String) throws {
         if mkdir(path, 0o755) == 0 { return }
         if errno == EEXIST { try FileManager.default.removeItem(atPath: path) }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try make(path)
     }
 
     static func remove(_ path: String) {
         if rmdir(path) == 0 || errno == ENOENT { return }
         try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Writes a small file in one call.
+    static func write(_ text: String, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw failure("cannot write \(path)") }
+        defer { close(descriptor) }
+        var text = text
+        let written = text.withUTF8 { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        guard written == text.utf8.count else { throw failure("cannot write \(path)") }
+    }
+
+    private static func failure(_ what: String) -> EngineError {
+        EngineError("\(what): \(String(cString: strerror(errno)))")
     }
 }
 
