@@ -113,7 +113,6 @@ struct SchedulerCommand: AsyncParsableCommand {
     func run() async throws {
         let (_, store) = try home.open()
         let scheduler = Scheduler(store: store) { schedule in
-            FileManager.default.changeCurrentDirectoryPath(schedule.projectDirectory)
             let parameters = try ParameterOptions.parse(schedule.params.flatMap { ["-p", $0] })
             let compilation = CompilerFrontend.compiler.compile(path: schedule.pipelinePath, parameters: try parameters.parsed())
             guard let plan = compilation.plan, !compilation.hasErrors else {
