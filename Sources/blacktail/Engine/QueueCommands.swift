@@ -82,10 +82,19 @@ struct RunsCommand: AsyncParsableCommand {
     }
 }
 
-/// A run by id or unique prefix, or a clear error.
-func findRun(_ id: String, in store: SQLiteStore) async throws -> RunRecord {
-    guard let run = try await store.run(id) else { throw CLIError("no run '\(id)'; 'blacktail runs' lists them") }
-    return run
+/// The run a command is about, by id or unique prefix, in a workspace.
+struct RunSelection: ParsableArguments {
+    @Argument(help: "The run id, or a unique prefix of it.")
+    var run: String
+
+    @OptionGroup var home: HomeOptions
+
+    /// The workspace, its store, and the run, or a clear error.
+    func open() async throws -> (Workspace, SQLiteStore, RunRecord) {
+        let (workspace, store) = try home.open()
+        guard let record = try await store.run(run) else { throw CLIError("no run '\(run)'; 'blacktail runs' lists them") }
+        return (workspace, store, record)
+    }
 }
 
 struct StatusCommand: AsyncParsableCommand {
@@ -94,17 +103,13 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "Show a run: what ran, on what and with what, how each step ended, and its outputs."
     )
 
-    @Argument(help: "The run id, or a unique prefix of it.")
-    var run: String
+    @OptionGroup var selection: RunSelection
 
     @Option(help: "text for people, json for machines.")
     var format: OutputFormat = .text
 
-    @OptionGroup var home: HomeOptions
-
     func run() async throws {
-        let (workspace, store) = try home.open()
-        let record = try await findRun(run, in: store)
+        let (workspace, store, record) = try await selection.open()
         let tasks = try await store.tasks(runID: record.id)
         switch format {
         case .text:
@@ -123,8 +128,7 @@ struct LogsCommand: AsyncParsableCommand {
         abstract: "Print the logs of a run's steps (stdout, stderr, the op log), optionally following them."
     )
 
-    @Argument(help: "The run id, or a unique prefix of it.")
-    var run: String
+    @OptionGroup var selection: RunSelection
 
     @Argument(help: "One step or node; all of them when left out.")
     var step: String?
@@ -132,11 +136,8 @@ struct LogsCommand: AsyncParsableCommand {
     @Flag(help: "Keep printing as the logs grow, until the run ends.")
     var follow = false
 
-    @OptionGroup var home: HomeOptions
-
     func run() async throws {
-        let (workspace, store) = try home.open()
-        let record = try await findRun(run, in: store)
+        let (workspace, store, record) = try await selection.open()
         var offsets: [String: UInt64] = [:]
         while true {
             let finished = try await store.runState(record.id)?.isFinished ?? true
@@ -172,14 +173,10 @@ struct CancelCommand: AsyncParsableCommand {
         abstract: "Cancel a run: steps not yet started never start, and running ones are stopped."
     )
 
-    @Argument(help: "The run id, or a unique prefix of it.")
-    var run: String
-
-    @OptionGroup var home: HomeOptions
+    @OptionGroup var selection: RunSelection
 
     func run() async throws {
-        let (_, store) = try home.open()
-        let record = try await findRun(run, in: store)
+        let (_, store, record) = try await selection.open()
         if record.state.isFinished { throw CLIError("run \(record.id) is already \(record.state.rawValue)") }
         try await store.cancel(runID: record.id, now: now())
         print("run \(record.id): cancelled; running steps are being stopped")
@@ -192,14 +189,10 @@ struct RetryCommand: AsyncParsableCommand {
         abstract: "Run a finished run's failed, skipped and cancelled steps again, reusing what succeeded."
     )
 
-    @Argument(help: "The run id, or a unique prefix of it.")
-    var run: String
-
-    @OptionGroup var home: HomeOptions
+    @OptionGroup var selection: RunSelection
 
     func run() async throws {
-        let (_, store) = try home.open()
-        let record = try await findRun(run, in: store)
+        let (_, store, record) = try await selection.open()
         do {
             try await store.retry(runID: record.id, now: now())
         } catch let error as EngineError {
