@@ -160,13 +160,7 @@ public final class Worker: Sendable {
         let store = self.store
         let interval = configuration.progressInterval
         let execution = Task { [executor, id] () -> Completion in
-            let upstream: [String: UpstreamTask]
-            do {
-                upstream = try await store.upstream(runID: snapshot.runID, nodes: task.spec.needs)
-            } catch {
-                return Completion(taskID: snapshot.id, attempt: snapshot.attempt, worker: id, outcome: .failed(message: "\(error)"), startedAt: Date().timeIntervalSince1970)
-            }
-            let environment = TaskExecutor.Environment(worker: id, gpus: gpus, upstream: upstream) { update in
+            let environment = TaskExecutor.Environment(worker: id, gpus: gpus, upstream: task.upstream) { update in
                 let now = Date().timeIntervalSince1970
                 let due = lastProgress.withLock { last in
                     let finalEpoch = update.epoch != nil && update.epoch == update.totalEpochs

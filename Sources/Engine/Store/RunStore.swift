@@ -13,7 +13,8 @@ public protocol RunStore: Sendable {
     func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool)
 
     /// Leases up to `limit` ready tasks that fit `free`, in queue order (of run `onlyRun` alone
-    /// when given), after returning any task whose lease lapsed to the queue.
+    /// when given), after returning any task whose lease lapsed to the queue. Each comes with
+    /// the state and outputs of the tasks it needs, read in the same transaction.
     func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, onlyRun: String?, now: Double) async throws -> [ClaimedTask]
 
     /// Extends a lease. `.lost` means the attempt is no longer this worker's to finish.
@@ -35,9 +36,6 @@ public protocol RunStore: Sendable {
     func retry(runID: String, now: Double) async throws
 
     func setProgress(taskID: Int64, attempt: Int, progress: String) async throws
-
-    /// The state and outputs of the named nodes of a run.
-    func upstream(runID: String, nodes: [String]) async throws -> [String: UpstreamTask]
 
     /// The outputs of the last successful task with this cache key (whether their files are
     /// still in the artifact store is for the caller to check).
@@ -124,6 +122,8 @@ public struct ClaimedTask: Sendable {
     public var projectDirectory: String
     public var noCache: Bool
     public var deterministic: Bool
+    /// The tasks it needs, by node: their states and outputs when it was claimed.
+    public var upstream: [String: UpstreamTask]
 }
 
 public enum HeartbeatReply: Sendable, Equatable {

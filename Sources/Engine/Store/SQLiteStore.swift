@@ -243,7 +243,7 @@ public final class SQLiteStore: RunStore {
     // MARK: Claiming
 
     public func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, onlyRun: String? = nil, now: Double) async throws -> [ClaimedTask] {
-        let rows: [(TaskSnapshot, String, String, Bool, Bool)] = try await write { db in
+        let rows: [(TaskSnapshot, String, String, Bool, Bool, [String: UpstreamTask])] = try await write { db in
             try self.expireLeases(now: now, in: db)
             // Page through the ready tasks in queue order until the worker is full; tasks that do
             // not fit (too big, missing a label) are passed over, not waited behind.
@@ -275,7 +275,7 @@ public final class SQLiteStore: RunStore {
                 if candidates.count < page { break }
                 offset += page
             }
-            var claimed: [(TaskSnapshot, String, String, Bool, Bool)] = []
+            var claimed: [(TaskSnapshot, String, String, Bool, Bool, [String: UpstreamTask])] = []
             for task in chosen {
                 let leased = QueueCore.claimed(task, by: worker, now: now, leaseSeconds: leaseSeconds)
                 try db.run(
@@ -298,17 +298,18 @@ public final class SQLiteStore: RunStore {
                     SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
                     FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = ?
                     """, arguments: [task.id])!
-                claimed.append((leased, row[0], row[1], row[2], row[3]))
+                claimed.append((leased, row[0], row[1], row[2], row[3], try self.upstream(of: task.id, in: db)))
             }
             return claimed
         }
-        return try rows.map { snapshot, spec, project, noCache, deterministic in
+        return try rows.map { snapshot, spec, project, noCache, deterministic, upstream in
             ClaimedTask(
                 snapshot: snapshot,
                 spec: try decoder.decode(TaskSpec.self, from: Data(spec.utf8)),
                 projectDirectory: project,
                 noCache: noCache,
-                deterministic: deterministic
+                deterministic: deterministic,
+                upstream: upstream
             )
         }
     }
@@ -603,21 +604,23 @@ public final class SQLiteStore: RunStore {
 
     // MARK: Reading
 
-    public func upstream(runID: String, nodes: [String]) async throws -> [String: UpstreamTask] {
-        try await pool.read { db in
-            var result: [String: UpstreamTask] = [:]
-            for node in Set(nodes) {
-                guard let row = try db.row(sql: "SELECT id, state FROM tasks WHERE run_id = ? AND node_id = ?", arguments: [runID, node]) else {
-                    continue
-                }
-                let outputs = try self.artifacts(taskID: row[0], direction: "out", in: db)
-                result[node] = UpstreamTask(
-                    state: TaskState(rawValue: row[1]) ?? .failed,
-                    outputs: Dictionary(outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-                )
+    /// The state and outputs of the tasks a task needs, by node.
+    private func upstream(of taskID: Int64, in db: Database) throws -> [String: UpstreamTask] {
+        var result: [String: UpstreamTask] = [:]
+        for row in try db.rows(sql: """
+            SELECT u.node_id, u.state, a.name, a.position, a.type, a.digest, a.size, a.source
+            FROM task_needs n JOIN tasks u ON u.id = n.needs_id
+            LEFT JOIN artifacts a ON a.task_id = u.id AND a.direction = 'out'
+            WHERE n.task_id = ?
+            """, arguments: [taskID]) {
+            let node: String = row[0]
+            var task = result[node] ?? UpstreamTask(state: TaskState(rawValue: row[1]) ?? .failed, outputs: [:])
+            if let name: String = row[2], task.outputs[name] == nil {
+                task.outputs[name] = ArtifactRecord(name: name, position: row[3], type: row[4], digest: row[5], size: row[6], source: row[7])
             }
-            return result
+            result[node] = task
         }
+        return result
     }
 
     public func cacheEntry(key: String) async throws -> CacheEntry? {
