@@ -44,12 +44,16 @@ public struct ArtifactStore: Sendable {
         return (digest, size)
     }
 
-    /// Copies a file into the store (the file is left as it is).
+    /// Copies a file into the store (the file is left as it is). A file whose bytes are stored
+    /// already is only read, not copied.
     @discardableResult
     public func ingest(copying file: String) throws -> (digest: String, size: Int64) {
+        let (digest, size) = try Digest.sha256(ofFile: file)
+        if contains(digest) { return (digest, size) }
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         let temporary = "\(staging)/copy-\(UUID().uuidString)"
         try FileManager.default.copyItem(atPath: file, toPath: temporary)
+        // The copy is hashed again: the digest recorded is that of the bytes kept.
         return try ingest(moving: temporary)
     }
 
