@@ -65,7 +65,7 @@ public struct TaskExecutor: Sendable {
                entry.outputs.allSatisfy({ workspace.artifacts.contains($0.digest) }) {
                 completion.outputs = entry.outputs
                 completion.outcome = .succeeded(cacheHit: true)
-                try? "cache hit: outputs of \(entry.nodeID) in run \(entry.runID)\n".write(toFile: "\(folder)/cache-hit", atomically: true, encoding: .utf8)
+                try? Folder.write("cache hit: outputs of \(entry.nodeID) in run \(entry.runID)\n", to: "\(folder)/cache-hit")
                 return completion
             }
             let outputPaths = try prepareOutputs(task.spec, folder: folder)
@@ -356,8 +356,10 @@ public struct TaskExecutor: Sendable {
         _ command: String, task: ClaimedTask, inputs: ResolvedInputs, outputPaths: [String: String], folder: String, environment: Environment
     ) async throws {
         let resolved = try CommandTemplate.substitute(command, inputs: inputs.paths, outputs: outputPaths)
-        try ("#!/bin/sh\n# \(task.spec.nodeID) of run \(task.snapshot.runID), attempt \(task.snapshot.attempt)\ncd \(ShellQuoting.quoted("\(folder)/work"))\n" + resolved + "\n")
-            .write(toFile: "\(folder)/command.sh", atomically: true, encoding: .utf8)
+        try Folder.write(
+            "#!/bin/sh\n# \(task.spec.nodeID) of run \(task.snapshot.runID), attempt \(task.snapshot.attempt)\ncd \(ShellQuoting.quoted("\(folder)/work"))\n" + resolved + "\n",
+            to: "\(folder)/command.sh"
+        )
         var variables: [String: String] = [
             "BLACKTAIL_RUN": task.snapshot.runID,
             "BLACKTAIL_NODE": task.spec.nodeID,
@@ -381,7 +383,7 @@ public struct TaskExecutor: Sendable {
         case .exited(let code): "\(code)"
         case .signaled(let signal): "signal \(signal)"
         }
-        try "\(statusText)\n".write(toFile: "\(folder)/exit_status", atomically: true, encoding: .utf8)
+        try Folder.write("\(statusText)\n", to: "\(folder)/exit_status")
         guard status == .exited(0) else {
             let tail = Self.lastLines(of: "\(folder)/stderr.log", count: 5)
             throw EngineError("the command \(CommandRunner.describe(status))\(tail.isEmpty ? "" : "; its last lines on stderr:\n" + tail)\n(see \(folder))")

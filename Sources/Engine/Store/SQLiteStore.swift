@@ -305,7 +305,7 @@ public final class SQLiteStore: RunStore {
         return try rows.map { snapshot, spec, project, noCache, deterministic, upstream in
             ClaimedTask(
                 snapshot: snapshot,
-                spec: try decoder.decode(TaskSpec.self, from: Data(spec.utf8)),
+                spec: try self.spec(snapshot.id, spec),
                 projectDirectory: project,
                 noCache: noCache,
                 deterministic: deterministic,
@@ -663,18 +663,31 @@ public final class SQLiteStore: RunStore {
     }
 
     public func tasks(runID: String) async throws -> [TaskRecord] {
-        let rows = try await pool.read { db in
-            try db.rows(sql: """
+        let (rows, artifacts) = try await pool.read { db in
+            let rows = try db.rows(sql: """
                 SELECT \(Self.snapshotColumns), s.spec, idx, worker, started_at, finished_at, cache_key, cache_hit, progress
                 FROM tasks JOIN task_specs s ON s.task_id = tasks.id WHERE run_id = ? ORDER BY idx
-                """, arguments: [runID]).map { row in
-                (row, try self.artifacts(taskID: row["id"], direction: "out", in: db), try self.artifacts(taskID: row["id"], direction: "in", in: db))
+                """, arguments: [runID])
+            // Every input and output of the run in one query, not two per task.
+            var artifacts: [Int64: (inputs: [ArtifactRecord], outputs: [ArtifactRecord])] = [:]
+            for row in try db.rows(sql: """
+                SELECT a.task_id, a.direction, a.name, a.position, a.type, a.digest, a.size, a.source
+                FROM artifacts a JOIN tasks t ON t.id = a.task_id WHERE t.run_id = ? ORDER BY a.task_id, a.name, a.position
+                """, arguments: [runID]) {
+                let record = ArtifactRecord(name: row[2], position: row[3], type: row[4], digest: row[5], size: row[6], source: row[7])
+                if (row[1] as String) == "out" {
+                    artifacts[row[0], default: ([], [])].outputs.append(record)
+                } else {
+                    artifacts[row[0], default: ([], [])].inputs.append(record)
+                }
             }
+            return (rows, artifacts)
         }
-        return try rows.map { row, outputs, inputs in
-            TaskRecord(
+        return try rows.map { row in
+            let id: Int64 = row["id"]
+            return TaskRecord(
                 snapshot: try snapshot(row),
-                spec: try decoder.decode(TaskSpec.self, from: Data((row["spec"] as String).utf8)),
+                spec: try spec(id, row["spec"]),
                 index: row["idx"],
                 worker: row["worker"],
                 startedAt: row["started_at"],
@@ -682,8 +695,8 @@ public final class SQLiteStore: RunStore {
                 cacheKey: row["cache_key"],
                 cacheHit: row["cache_hit"],
                 progress: row["progress"],
-                outputs: outputs,
-                inputs: inputs
+                outputs: artifacts[id]?.outputs ?? [],
+                inputs: artifacts[id]?.inputs ?? []
             )
         }
     }
@@ -799,6 +812,16 @@ public final class SQLiteStore: RunStore {
         cpu, memory, gpus, labels, retry_attempts, retry_initial, retry_factor, retry_max,
         not_before, lease_owner, lease_expires, cancel_requested, message
         """
+
+    /// Specs never change once submitted: each is decoded once per store.
+    private let specs = Mutex<[Int64: TaskSpec]>([:])
+
+    private func spec(_ taskID: Int64, _ json: String) throws -> TaskSpec {
+        if let known = specs.withLock({ $0[taskID] }) { return known }
+        let decoded = try decoder.decode(TaskSpec.self, from: Data(json.utf8))
+        specs.withLock { $0[taskID] = decoded }
+        return decoded
+    }
 
     /// A row of ``snapshotColumns``, read by position.
     private func snapshot(_ row: Row) throws -> TaskSnapshot {
