@@ -46,7 +46,13 @@ public final class Worker: Sendable {
     private struct State {
         var free: Capacity
         var freeGPUs: [String]
+        /// Attempts not yet reported, for ``drain()``.
         var running: [Int64: Task<Void, Never>] = [:]
+        /// Slots taken by attempts still executing (an attempt frees its slot before it reports,
+        /// so that its report can claim the next task).
+        var busy = 0
+        /// One claim at a time, so that two never count the same free slot.
+        var claiming = false
         var stopping = false
     }
 
@@ -96,7 +102,8 @@ public final class Worker: Sendable {
                 // Sleep until a task ends here or the poll interval passes.
                 let waker = wake
                 let timer = Task {
-                    try? await Task.sleep(for: .seconds(configuration.pollSeconds))
+                    // A timer cancelled because a wake came first must not wake the loop again.
+                    guard (try? await Task.sleep(for: .seconds(configuration.pollSeconds))) != nil else { return }
                     waker.yield()
                 }
                 _ = await iterator.next()
@@ -121,38 +128,46 @@ public final class Worker: Sendable {
     }
 
     private func claimWhatFits() async throws -> Int {
-        let (free, slots, stopping) = state.withLock { ($0.free, configuration.concurrency - $0.running.count, $0.stopping) }
-        guard slots > 0, !stopping else { return 0 }
+        guard let request = state.withLock({ beginClaim(&$0) }) else { return 0 }
         let claimed: [ClaimedTask]
         do {
-            claimed = try await store.claim(
-                worker: id, free: free, limit: slots, leaseSeconds: configuration.leaseSeconds,
-                onlyRun: configuration.onlyRun, now: Date().timeIntervalSince1970
-            )
+            claimed = try await store.claim(request, now: Date().timeIntervalSince1970)
         } catch {
             events("worker \(id): cannot claim: \(error)")
-            return 0
+            claimed = []
         }
-        for task in claimed {
-            let gpus: [String] = state.withLock { state in
-                state.free.reserve(task.spec.resources)
-                let taken = Array(state.freeGPUs.prefix(task.spec.resources.gpus))
-                state.freeGPUs.removeFirst(taken.count)
-                return taken
-            }
-            let attempt = Task { await self.attempt(task, gpus: gpus) }
-            state.withLock { $0.running[task.snapshot.id] = attempt }
-        }
+        launch(claimed)
         return claimed.count
+    }
+
+    /// The request for what is free now, and the right to make it; nil when full, stopping, or
+    /// another claim is under way.
+    private func beginClaim(_ state: inout State) -> ClaimRequest? {
+        let slots = configuration.concurrency - state.busy
+        guard slots > 0, !state.stopping, !state.claiming else { return nil }
+        state.claiming = true
+        return ClaimRequest(
+            worker: id, free: state.free, limit: slots, leaseSeconds: configuration.leaseSeconds, onlyRun: configuration.onlyRun
+        )
+    }
+
+    /// Starts the attempts of claimed tasks and ends the claim.
+    private func launch(_ claimed: [ClaimedTask]) {
+        state.withLock { state in
+            for task in claimed {
+                state.busy += 1
+                state.free.reserve(task.spec.resources)
+                let gpus = Array(state.freeGPUs.prefix(task.spec.resources.gpus))
+                state.freeGPUs.removeFirst(gpus.count)
+                state.running[task.snapshot.id] = Task { await self.attempt(task, gpus: gpus) }
+            }
+            state.claiming = false
+        }
     }
 
     private func attempt(_ task: ClaimedTask, gpus: [String]) async {
         defer {
-            state.withLock { state in
-                state.running[task.snapshot.id] = nil
-                state.free.release(task.spec.resources)
-                state.freeGPUs = (state.freeGPUs + gpus).sorted { (Int($0) ?? 0, $0) < (Int($1) ?? 0, $1) }
-            }
+            state.withLock { $0.running[task.snapshot.id] = nil }
             wake.yield()
         }
         let snapshot = task.snapshot
@@ -199,8 +214,17 @@ public final class Worker: Sendable {
         var completion = await execution.value
         heartbeat.cancel()
         completion.worker = id
+        // Free the slot, and let the report claim what takes its place in the same transaction.
+        let request = state.withLock { state in
+            state.busy -= 1
+            state.free.release(task.spec.resources)
+            state.freeGPUs = (state.freeGPUs + gpus).sorted { (Int($0) ?? 0, $0) < (Int($1) ?? 0, $1) }
+            return beginClaim(&state)
+        }
+        var next: [ClaimedTask] = []
+        defer { if request != nil { launch(next) } }
         do {
-            try await store.complete(completion, now: Date().timeIntervalSince1970)
+            next = try await store.complete(completion, thenClaim: request, now: Date().timeIntervalSince1970)
         } catch let rejection as QueueCore.Rejection {
             events("\(snapshot.nodeID) of run \(snapshot.runID): the store refused attempt \(snapshot.attempt)'s result (\(rejection))")
         } catch {

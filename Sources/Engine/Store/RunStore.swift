@@ -12,17 +12,18 @@ public protocol RunStore: Sendable {
     /// added and that run's id is returned with `created == false`.
     func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool)
 
-    /// Leases up to `limit` ready tasks that fit `free`, in queue order (of run `onlyRun` alone
-    /// when given), after returning any task whose lease lapsed to the queue. Each comes with
-    /// the state and outputs of the tasks it needs, read in the same transaction.
-    func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, onlyRun: String?, now: Double) async throws -> [ClaimedTask]
+    /// Leases ready tasks for a worker, in queue order, after returning any task whose lease
+    /// lapsed to the queue. Each comes with the state and outputs of the tasks it needs, read in
+    /// the same transaction.
+    func claim(_ request: ClaimRequest, now: Double) async throws -> [ClaimedTask]
 
     /// Extends a lease. `.lost` means the attempt is no longer this worker's to finish.
     func heartbeat(taskID: Int64, attempt: Int, worker: String, leaseSeconds: Double, now: Double) async throws -> HeartbeatReply
 
     /// Ends an attempt, fenced by its number and worker: a stale completion throws
-    /// ``QueueCore/Rejection`` and changes nothing.
-    func complete(_ completion: Completion, now: Double) async throws
+    /// ``QueueCore/Rejection`` and changes nothing. With a claim request, the worker's next tasks
+    /// are claimed in the same transaction (one write per task instead of two).
+    func complete(_ completion: Completion, thenClaim claim: ClaimRequest?, now: Double) async throws -> [ClaimedTask]
 
     /// Returns tasks whose lease lapsed before `now` to the queue; the number returned.
     @discardableResult
@@ -66,6 +67,35 @@ public protocol RunStore: Sendable {
     /// another on the same store) returns nil and adds nothing.
     func submitTick(schedule: String, tick: Int64, submission: Submission, now: Double) async throws -> String?
     func markScheduleChecked(name: String, through tick: Int64) async throws
+}
+
+extension RunStore {
+    /// Ends an attempt without claiming more.
+    public func complete(_ completion: Completion, now: Double) async throws {
+        _ = try await complete(completion, thenClaim: nil, now: now)
+    }
+
+    public func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, onlyRun: String? = nil, now: Double) async throws -> [ClaimedTask] {
+        try await claim(ClaimRequest(worker: worker, free: free, limit: limit, leaseSeconds: leaseSeconds, onlyRun: onlyRun), now: now)
+    }
+}
+
+/// What a worker asks of the queue: up to `limit` tasks that fit what it has free.
+public struct ClaimRequest: Sendable {
+    public var worker: String
+    public var free: Capacity
+    public var limit: Int
+    public var leaseSeconds: Double
+    /// Tasks of this run only (`blacktail run`); nil takes any run's.
+    public var onlyRun: String?
+
+    public init(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, onlyRun: String? = nil) {
+        self.worker = worker
+        self.free = free
+        self.limit = limit
+        self.leaseSeconds = leaseSeconds
+        self.onlyRun = onlyRun
+    }
 }
 
 /// A run to add to the queue.

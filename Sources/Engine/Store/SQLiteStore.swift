@@ -242,74 +242,86 @@ public final class SQLiteStore: RunStore {
 
     // MARK: Claiming
 
-    public func claim(worker: String, free: Capacity, limit: Int, leaseSeconds: Double, onlyRun: String? = nil, now: Double) async throws -> [ClaimedTask] {
-        let rows: [(TaskSnapshot, String, String, Bool, Bool, [String: UpstreamTask])] = try await write { db in
+    public func claim(_ request: ClaimRequest, now: Double) async throws -> [ClaimedTask] {
+        let rows = try await write { db in
             try self.expireLeases(now: now, in: db)
-            // Page through the ready tasks in queue order until the worker is full; tasks that do
-            // not fit (too big, missing a label) are passed over, not waited behind.
-            var chosen: [TaskSnapshot] = []
-            var free = free
-            let page = max(limit * 2, 16)
-            var offset = 0
-            while chosen.count < limit, offset < page * 16 {
-                // Only what the choice needs; the chosen tasks are read whole below.
-                let rows = if let onlyRun {
-                    try db.rows(sql: """
-                        SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                        WHERE state = 'ready' AND run_id = ? ORDER BY idx LIMIT ? OFFSET ?
-                        """, arguments: [onlyRun, page, offset])
-                } else {
-                    try db.rows(sql: """
-                        SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                        WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ? OFFSET ?
-                        """, arguments: [page, offset])
-                }
-                let candidates = rows.map { row in
-                    TaskSnapshot(id: row[0], runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 1), notBefore: row[5])
-                }
-                let taken = QueueCore.choose(from: candidates, free: free, limit: limit - chosen.count, now: now)
-                for task in taken {
-                    free.reserve(task.resources)
-                    chosen.append(try self.snapshot(try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [task.id])!))
-                }
-                if candidates.count < page { break }
-                offset += page
-            }
-            var claimed: [(TaskSnapshot, String, String, Bool, Bool, [String: UpstreamTask])] = []
-            for task in chosen {
-                let leased = QueueCore.claimed(task, by: worker, now: now, leaseSeconds: leaseSeconds)
-                try db.run(
-                    sql: """
-                        UPDATE tasks SET state = 'running', attempt = ?, lease_owner = ?, lease_expires = ?, worker = ?,
-                            started_at = COALESCE(started_at, ?), message = NULL
-                        WHERE id = ?
-                        """,
-                    arguments: [leased.attempt, worker, leased.leaseExpires, worker, now, task.id]
-                )
-                try db.run(
-                    sql: "INSERT OR REPLACE INTO attempts (task_id, attempt, worker, started_at) VALUES (?, ?, ?, ?)",
-                    arguments: [task.id, leased.attempt, worker, now]
-                )
-                try db.run(
-                    sql: "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'",
-                    arguments: [now, task.runID]
-                )
-                let row = try db.row(sql: """
-                    SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
-                    FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = ?
-                    """, arguments: [task.id])!
-                claimed.append((leased, row[0], row[1], row[2], row[3], try self.upstream(of: task.id, in: db)))
-            }
-            return claimed
+            return try self.claim(request, now: now, in: db)
         }
-        return try rows.map { snapshot, spec, project, noCache, deterministic, upstream in
+        return try decodeClaims(rows)
+    }
+
+    /// A claimed task as read in the transaction; its spec is decoded after it.
+    private typealias ClaimRow = (snapshot: TaskSnapshot, spec: String, project: String, noCache: Bool, deterministic: Bool, upstream: [String: UpstreamTask])
+
+    private func claim(_ request: ClaimRequest, now: Double, in db: Database) throws -> [ClaimRow] {
+        guard request.limit > 0 else { return [] }
+        // Page through the ready tasks in queue order until the worker is full; tasks that do
+        // not fit (too big, missing a label) are passed over, not waited behind.
+        var chosen: [TaskSnapshot] = []
+        var free = request.free
+        let page = max(request.limit * 2, 16)
+        var offset = 0
+        while chosen.count < request.limit, offset < page * 16 {
+            // Only what the choice needs; the chosen tasks are read whole below.
+            let rows = if let onlyRun = request.onlyRun {
+                try db.rows(sql: """
+                    SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
+                    WHERE state = 'ready' AND run_id = ? ORDER BY idx LIMIT ? OFFSET ?
+                    """, arguments: [onlyRun, page, offset])
+            } else {
+                try db.rows(sql: """
+                    SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
+                    WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ? OFFSET ?
+                    """, arguments: [page, offset])
+            }
+            let candidates = rows.map { row in
+                TaskSnapshot(id: row[0], runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 1), notBefore: row[5])
+            }
+            let taken = QueueCore.choose(from: candidates, free: free, limit: request.limit - chosen.count, now: now)
+            for task in taken {
+                free.reserve(task.resources)
+                chosen.append(try snapshot(try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [task.id])!))
+            }
+            if candidates.count < page { break }
+            offset += page
+        }
+        var claimed: [ClaimRow] = []
+        for task in chosen {
+            let leased = QueueCore.claimed(task, by: request.worker, now: now, leaseSeconds: request.leaseSeconds)
+            try db.run(
+                sql: """
+                    UPDATE tasks SET state = 'running', attempt = ?, lease_owner = ?, lease_expires = ?, worker = ?,
+                        started_at = COALESCE(started_at, ?), message = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [leased.attempt, request.worker, leased.leaseExpires, request.worker, now, task.id]
+            )
+            try db.run(
+                sql: "INSERT OR REPLACE INTO attempts (task_id, attempt, worker, started_at) VALUES (?, ?, ?, ?)",
+                arguments: [task.id, leased.attempt, request.worker, now]
+            )
+            try db.run(
+                sql: "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'",
+                arguments: [now, task.runID]
+            )
+            let row = try db.row(sql: """
+                SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
+                FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = ?
+                """, arguments: [task.id])!
+            claimed.append((leased, row[0], row[1], row[2], row[3], try upstream(of: task.id, in: db)))
+        }
+        return claimed
+    }
+
+    private func decodeClaims(_ rows: [ClaimRow]) throws -> [ClaimedTask] {
+        try rows.map { row in
             ClaimedTask(
-                snapshot: snapshot,
-                spec: try self.spec(snapshot.id, spec),
-                projectDirectory: project,
-                noCache: noCache,
-                deterministic: deterministic,
-                upstream: upstream
+                snapshot: row.snapshot,
+                spec: try spec(row.snapshot.id, row.spec),
+                projectDirectory: row.project,
+                noCache: row.noCache,
+                deterministic: row.deterministic,
+                upstream: row.upstream
             )
         }
     }
@@ -357,20 +369,21 @@ public final class SQLiteStore: RunStore {
     private let pendingCompletions = Mutex(PendingCompletions())
 
     private struct PendingCompletions {
-        var entries: [(completion: Completion, now: Double, reply: CheckedContinuation<Void, any Error>)] = []
+        var entries: [(completion: Completion, claim: ClaimRequest?, now: Double, reply: CheckedContinuation<[ClaimRow], any Error>)] = []
         var flushing = false
     }
 
-    public func complete(_ completion: Completion, now: Double) async throws {
-        try await withCheckedThrowingContinuation { (reply: CheckedContinuation<Void, any Error>) in
+    public func complete(_ completion: Completion, thenClaim claim: ClaimRequest?, now: Double) async throws -> [ClaimedTask] {
+        let rows = try await withCheckedThrowingContinuation { (reply: CheckedContinuation<[ClaimRow], any Error>) in
             let startsFlush = pendingCompletions.withLock { pending in
-                pending.entries.append((completion, now, reply))
+                pending.entries.append((completion, claim, now, reply))
                 guard !pending.flushing else { return false }
                 pending.flushing = true
                 return true
             }
             if startsFlush { Task { await self.flushCompletions() } }
         }
+        return try decodeClaims(rows)
     }
 
     private func flushCompletions() async {
@@ -382,11 +395,12 @@ public final class SQLiteStore: RunStore {
                 return batch
             }
             if batch.isEmpty { return }
-            let items = batch.map { ($0.completion, $0.now) }
+            let items = batch.map { ($0.completion, $0.claim, $0.now) }
             do {
-                // A refused completion (a stale attempt) changes nothing and does not stop the others.
-                let results: [QueueCore.Rejection?] = try await write { db in
-                    try items.map { completion, now in
+                // A refused completion (a stale attempt) changes nothing and does not stop the
+                // others; the claims that come with completions are made after all of them.
+                let results: [(QueueCore.Rejection?, [ClaimRow])] = try await write { db in
+                    let rejections: [QueueCore.Rejection?] = try items.map { completion, _, now in
                         do {
                             try self.complete(completion, now: now, in: db)
                             return nil
@@ -394,9 +408,13 @@ public final class SQLiteStore: RunStore {
                             return rejection
                         }
                     }
+                    return try zip(items, rejections).map { item, rejection in
+                        guard rejection == nil, let request = item.1 else { return (rejection, []) }
+                        return (nil, try self.claim(request, now: item.2, in: db))
+                    }
                 }
-                for (entry, rejection) in zip(batch, results) {
-                    if let rejection { entry.reply.resume(throwing: rejection) } else { entry.reply.resume() }
+                for (entry, (rejection, claimed)) in zip(batch, results) {
+                    if let rejection { entry.reply.resume(throwing: rejection) } else { entry.reply.resume(returning: claimed) }
                 }
             } catch {
                 for entry in batch { entry.reply.resume(throwing: error) }
