@@ -6,6 +6,9 @@
 //   blacktail-engine-benchmark queue [--tasks N] [--batch B]
 //       claim-and-complete throughput of the SQLite store alone: B tasks per claim, their
 //       completions sent together (the store commits waiting completions as a group).
+//   blacktail-engine-benchmark queue [--tasks N] [--batch B] --lanes
+//       B lanes, each completing its task and claiming the next in one transaction, as a worker
+//       running B tasks at once reports them.
 import BlacktailOps
 import Engine
 import Foundation
@@ -99,6 +102,30 @@ func queue() async throws {
     let runID = try await store.submit(submission, now: 0).runID
     let start = ContinuousClock.now
     var done = 0
+    if CommandLine.arguments.contains("--lanes") {
+        // As workers report: each of B lanes completes its task and claims the next in the same
+        // transaction; the lanes' reports commit together.
+        done = try await withThrowingTaskGroup(of: Int.self) { group in
+            for lane in 0..<batch {
+                group.addTask {
+                    let request = ClaimRequest(worker: "lane\(lane)", free: Capacity(cpu: 1), limit: 1, leaseSeconds: 30)
+                    var current = try await store.claim(request, now: Date().timeIntervalSince1970).first
+                    var finished = 0
+                    while let task = current {
+                        let now = Date().timeIntervalSince1970
+                        let completion = Completion(
+                            taskID: task.snapshot.id, attempt: task.snapshot.attempt, worker: "lane\(lane)",
+                            outcome: .succeeded(cacheHit: false), startedAt: now
+                        )
+                        current = try await store.complete(completion, thenClaim: request, now: now).first
+                        finished += 1
+                    }
+                    return finished
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
     while done < count {
         let now = Date().timeIntervalSince1970
         let claimed = try await store.claim(worker: "bench", free: Capacity(cpu: Double(batch)), limit: batch, leaseSeconds: 30, now: now)
@@ -120,7 +147,8 @@ func queue() async throws {
     let elapsed = ContinuousClock.now - start
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     guard try await store.runState(runID) == .succeeded else { fatalError("the run did not finish") }
-    print(String(format: "claim+complete, batch %d: %d tasks in %.2f s = %.0f tasks/s", batch, done, seconds, Double(done) / seconds))
+    let mode = CommandLine.arguments.contains("--lanes") ? "lanes (complete and claim the next together)" : "batch"
+    print(String(format: "claim+complete, %@ %d: %d tasks in %.2f s = %.0f tasks/s", mode as NSString, batch, done, seconds, Double(done) / seconds))
 }
 
 switch CommandLine.arguments.dropFirst().first {
