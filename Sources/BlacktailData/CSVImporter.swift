@@ -288,6 +288,11 @@ private final class ScratchTargets {
     private static let blockCount = 1 << 16
 
     init(directory: String, keepValues: Bool) throws(DatasetError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw DatasetError(file: directory, "cannot create the folder for temporary files")
+        }
         let stem = (directory as NSString).appendingPathComponent("import-\(UUID().uuidString)")
         idsPath = stem + ".ids"
         valuesPath = stem + ".values"

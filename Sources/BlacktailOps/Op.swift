@@ -33,7 +33,8 @@ public struct OpContext: Sendable {
     public var arguments: [String: Argument]
     /// Where each declared output must be written; the engine moves them into the store afterwards.
     public var outputPaths: [String: String]
-    /// A folder the op may use for scratch files; it is removed after the run.
+    /// A folder for the op's scratch files. It does not exist until the op makes it (most ops
+    /// need none), and the engine removes it after the run.
     public var scratchDirectory: String
     public var logger: Logger
     public var progress: ProgressReporter

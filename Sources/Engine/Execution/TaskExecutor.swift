@@ -318,7 +318,6 @@ public struct TaskExecutor: Sendable {
             threadBudget: Int(task.spec.resources.cpu.rounded(.up)),
             deterministic: task.deterministic
         )
-        try Folder.make(context.scratchDirectory)
         defer { Folder.remove(context.scratchDirectory) }
         try writeRecord(task, folder: folder, arguments: context.arguments, outputs: outputPaths)
         try await withTimeout(task.spec.timeoutSeconds) {
