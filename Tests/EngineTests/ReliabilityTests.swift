@@ -20,8 +20,8 @@ import Testing
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments + ["--home", bench.workspace.root]
         process.currentDirectoryURL = URL(fileURLWithPath: TestBench.projectRoot)
-        FileManager.default.createFile(atPath: "\(bench.folder)/\(name).out", contents: nil)
-        FileManager.default.createFile(atPath: "\(bench.folder)/\(name).err", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(bench.folder)/\(name).out", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(bench.folder)/\(name).err", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "\(bench.folder)/\(name).out")
         process.standardError = FileHandle(forWritingAtPath: "\(bench.folder)/\(name).err")
         try process.run()

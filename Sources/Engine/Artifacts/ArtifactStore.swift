@@ -89,6 +89,6 @@ public struct ArtifactStore: Sendable {
         let file = path(of: digest)
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? 0
         try FileManager.default.removeItem(atPath: file)
-        return size ?? 0
+        return size
     }
 }

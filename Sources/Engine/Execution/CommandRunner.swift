@@ -139,10 +139,10 @@ final class FileLog: Sendable {
     func write(_ text: String) {
         handle.withLock { handle in
             if handle == nil {
-                FileManager.default.createFile(atPath: path, contents: nil)
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
                 handle = FileHandle(forWritingAtPath: path)
             }
-            try? handle?.seekToEnd()
+            _ = try? handle?.seekToEnd()
             try? handle?.write(contentsOf: Data(text.utf8))
         }
     }

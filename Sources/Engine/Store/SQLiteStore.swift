@@ -681,7 +681,7 @@ public final class SQLiteStore: RunStore {
     }
 
     public func tasks(runID: String) async throws -> [TaskRecord] {
-        let (rows, artifacts) = try await pool.read { db in
+        try await pool.read { db in
             let rows = try db.rows(sql: """
                 SELECT \(Self.snapshotColumns), s.spec, idx, worker, started_at, finished_at, cache_key, cache_hit, progress
                 FROM tasks JOIN task_specs s ON s.task_id = tasks.id WHERE run_id = ? ORDER BY idx
@@ -699,24 +699,25 @@ public final class SQLiteStore: RunStore {
                     artifacts[row[0], default: ([], [])].inputs.append(record)
                 }
             }
-            return (rows, artifacts)
+            return try rows.map { row in try self.taskRecord(row, artifacts: artifacts[row["id"]]) }
         }
-        return try rows.map { row in
-            let id: Int64 = row["id"]
-            return TaskRecord(
-                snapshot: try snapshot(row),
-                spec: try spec(id, row["spec"]),
-                index: row["idx"],
-                worker: row["worker"],
-                startedAt: row["started_at"],
-                finishedAt: row["finished_at"],
-                cacheKey: row["cache_key"],
-                cacheHit: row["cache_hit"],
-                progress: row["progress"],
-                outputs: artifacts[id]?.outputs ?? [],
-                inputs: artifacts[id]?.inputs ?? []
-            )
-        }
+    }
+
+    private func taskRecord(_ row: Row, artifacts: (inputs: [ArtifactRecord], outputs: [ArtifactRecord])?) throws -> TaskRecord {
+        let id: Int64 = row["id"]
+        return TaskRecord(
+            snapshot: try snapshot(row),
+            spec: try spec(id, row["spec"]),
+            index: row["idx"],
+            worker: row["worker"],
+            startedAt: row["started_at"],
+            finishedAt: row["finished_at"],
+            cacheKey: row["cache_key"],
+            cacheHit: row["cache_hit"],
+            progress: row["progress"],
+            outputs: artifacts?.outputs ?? [],
+            inputs: artifacts?.inputs ?? []
+        )
     }
 
     public func attempts(taskID: Int64) async throws -> [AttemptRecord] {
@@ -748,15 +749,16 @@ public final class SQLiteStore: RunStore {
     }
 
     public func workers() async throws -> [WorkerRecord] {
-        let rows = try await pool.read { db in try db.rows(sql: "SELECT * FROM workers ORDER BY started_at") }
-        return try rows.map { row in
-            WorkerRecord(
-                id: row["id"], host: row["host"], pid: row["pid"], cpu: row["cpu"], memoryBytes: row["memory"],
-                gpus: try decoder.decode([String].self, from: Data((row["gpus"] as String).utf8)),
-                labels: try decoder.decode([String].self, from: Data((row["labels"] as String).utf8)),
-                startedAt: row["started_at"], heartbeatAt: row["heartbeat_at"]
-            )
-        }
+        try await pool.read { db in try db.rows(sql: "SELECT * FROM workers ORDER BY started_at").map { row in try self.workerRecord(row) } }
+    }
+
+    private func workerRecord(_ row: Row) throws -> WorkerRecord {
+        WorkerRecord(
+            id: row["id"], host: row["host"], pid: row["pid"], cpu: row["cpu"], memoryBytes: row["memory"],
+            gpus: try decoder.decode([String].self, from: Data((row["gpus"] as String).utf8)),
+            labels: try decoder.decode([String].self, from: Data((row["labels"] as String).utf8)),
+            startedAt: row["started_at"], heartbeatAt: row["heartbeat_at"]
+        )
     }
 
     // MARK: Schedules
@@ -778,15 +780,16 @@ public final class SQLiteStore: RunStore {
     }
 
     public func schedules() async throws -> [ScheduleRecord] {
-        let rows = try await pool.read { db in try db.rows(sql: "SELECT * FROM schedules ORDER BY name") }
-        return try rows.map { row in
-            ScheduleRecord(
-                name: row["name"], pipelinePath: row["pipeline_path"], projectDirectory: row["project_dir"], cron: row["cron"],
-                params: try decoder.decode([String].self, from: Data((row["params"] as String).utf8)),
-                missed: ScheduleRecord.MissedTicks(rawValue: row["missed"]) ?? .skip,
-                createdAt: row["created_at"], checkedThrough: row["checked_through"]
-            )
-        }
+        try await pool.read { db in try db.rows(sql: "SELECT * FROM schedules ORDER BY name").map { row in try self.scheduleRecord(row) } }
+    }
+
+    private func scheduleRecord(_ row: Row) throws -> ScheduleRecord {
+        ScheduleRecord(
+            name: row["name"], pipelinePath: row["pipeline_path"], projectDirectory: row["project_dir"], cron: row["cron"],
+            params: try decoder.decode([String].self, from: Data((row["params"] as String).utf8)),
+            missed: ScheduleRecord.MissedTicks(rawValue: row["missed"]) ?? .skip,
+            createdAt: row["created_at"], checkedThrough: row["checked_through"]
+        )
     }
 
     public func removeSchedule(name: String) async throws -> Bool {
