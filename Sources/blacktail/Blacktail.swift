@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Foundation
 
 @main
 struct Blacktail: AsyncParsableCommand {
@@ -29,4 +30,28 @@ struct Blacktail: AsyncParsableCommand {
             GCCommand.self,
         ]
     )
+
+    /// Runs the command; a failure the user can act on (a missing run, a store that cannot be
+    /// opened, a step too big for this machine) is one line, `error: ...`, and exit status 1.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            fail(error.description)
+        } catch let error as EngineError {
+            fail(error.message)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    private static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
 }

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// The engine's commands through the built binary: a run, its record, the cache, and the errors.
+extension CLITests {
+    func temporaryHome() throws -> String {
+        let folder = NSTemporaryDirectory() + "blacktail-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    @Test func runRecordsAndReusesAPipeline() throws {
+        let home = try temporaryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let before = try run(["plan", "pipelines/diabetes-ridge.yaml", "--home", home])
+        #expect(before.stdout.hasSuffix("\ncache: no runs in this workspace yet; every step will run\n"))
+
+        let first = try run(["run", "pipelines/diabetes-ridge.yaml", "--home", home])
+        #expect(first.status == 0, "\(first.stderr)")
+        let runID = try #require(first.stdout.split(separator: "\n").first?.split(separator: " ").dropFirst().first?.dropLast())
+        #expect(first.stdout.contains("run \(runID)  succeeded"))
+        #expect(first.stdout.contains(" train succeeded"))
+
+        let plan = try run(["plan", "pipelines/diabetes-ridge.yaml", "--home", home])
+        #expect(plan.stdout.contains("  train     hit   outputs of train in run \(runID)"))
+        let changed = try run(["plan", "pipelines/diabetes-ridge.yaml", "--home", home, "-p", "l2=0.5"])
+        #expect(changed.stdout.contains("  train     miss  never run with these arguments and inputs"))
+
+        let second = try run(["run", "pipelines/diabetes-ridge.yaml", "--home", home])
+        #expect(second.status == 0)
+        #expect(second.stdout.contains(" train cached"))
+
+        let status = try run(["status", String(runID.prefix(18)), "--home", home, "--format", "json"])
+        #expect(status.status == 0, "\(status.stderr)")
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect(record["id"] as? String == String(runID))
+        #expect(record["state"] as? String == "succeeded")
+        let tasks = try #require(record["tasks"] as? [[String: Any]])
+        #expect(tasks.map { $0["node"] as? String } == ["prep", "split", "scale", "train", "evaluate"])
+        let prepInputs = try #require(tasks.first?["inputs"] as? [[String: Any]])
+        #expect(prepInputs.first?["from"] as? String == "datasets/diabetes.csv")
+
+        let runs = try run(["runs", "--home", home])
+        #expect(runs.stdout.split(separator: "\n").count == 2)
+    }
+
+    @Test func engineCommandsSayWhatIsWrong() throws {
+        let home = try temporaryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let missing = try run(["status", "20991231", "--home", home])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "error: no run '20991231'; 'blacktail runs' lists them\n")
+
+        let pipeline = "\(home)/big.yaml"
+        try "version: 1\nname: big\nsteps:\n  a:\n    run: 'true'\n    resources: { cpu: 64 }\n".write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let tooBig = try run(["run", pipeline, "--home", home, "--cpus", "2"])
+        #expect(tooBig.status == 1)
+        #expect(tooBig.stderr.hasPrefix("error: step a asks for cpu 64.0, more than this machine's worker offers (cpu 2.0"))
+
+        let failing = "\(home)/failing.yaml"
+        try "version: 1\nname: failing\nsteps:\n  a:\n    run: echo broken >&2; exit 4\n".write(toFile: failing, atomically: true, encoding: .utf8)
+        let failed = try run(["run", failing, "--home", home, "--plain"])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("a failed"))
+        #expect(failed.stdout.contains("the command exited with status 4; its last lines on stderr:"))
+        #expect(failed.stdout.contains("  broken"))
+
+        // A store that a newer blacktail migrated is refused, not changed.
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO grdb_migrations VALUES ('v99')\"); c.commit()", "\(home)/store.sqlite"]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+        let newer = try run(["runs", "--home", home])
+        #expect(newer.status == 1)
+        #expect(newer.stderr == "error: the store \(home)/store.sqlite was made by a newer blacktail; use that version\n")
+    }
+}
