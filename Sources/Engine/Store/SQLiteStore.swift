@@ -834,13 +834,18 @@ public final class SQLiteStore: RunStore {
         not_before, lease_owner, lease_expires, cancel_requested, message
         """
 
-    /// Specs never change once submitted: each is decoded once per store.
+    /// Specs never change once submitted: each is decoded once, and kept while the cache is
+    /// smaller than ``specCacheLimit`` (a long-lived worker starts it afresh beyond that).
     private let specs = Mutex<[Int64: TaskSpec]>([:])
+    private static let specCacheLimit = 50_000
 
     private func spec(_ taskID: Int64, _ json: String) throws -> TaskSpec {
         if let known = specs.withLock({ $0[taskID] }) { return known }
         let decoded = try decoder.decode(TaskSpec.self, from: Data(json.utf8))
-        specs.withLock { $0[taskID] = decoded }
+        specs.withLock { cache in
+            if cache.count >= Self.specCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[taskID] = decoded
+        }
         return decoded
     }
 
