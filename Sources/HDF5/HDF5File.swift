@@ -66,6 +66,12 @@ public final class HDF5File {
         // No chunk cache: whole chunks are read straight into the caller's buffer instead of through
         // a copy, and a row of an uncompressed chunk is read alone rather than with its chunk.
         H5Pset_cache(id, 0, 0, 0, 1.0)
+        // No advisory locks (flock): a file has one writer by construction (it is written under a
+        // fresh name and then moved into place), and a lock taken here would be held on by any
+        // child process that inherits the descriptor (a command a worker starts while an op has a
+        // file open), so that the next open of the file, here or by h5py, failed until the child
+        // ended.
+        H5Pset_file_locking(id, false, true)
         return HDF5Handle(id, .propertyList)
     }
 
