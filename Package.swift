@@ -103,6 +103,7 @@ let package = Package(
             dependencies: [
                 "PipelineLanguage",
                 "BlacktailOps",
+                "BlacktailData",
                 "Frameworks",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

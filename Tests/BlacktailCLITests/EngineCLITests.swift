@@ -76,4 +76,34 @@ extension CLITests {
         #expect(newer.status == 1)
         #expect(newer.stderr == "error: the store \(home)/store.sqlite was made by a newer blacktail; use that version\n")
     }
+
+    @Test func logsShowAStepsOutputAndGCRemovesOnlyWhatNoRunNames() throws {
+        let home = try temporaryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let pipeline = "\(home)/echo.yaml"
+        try "version: 1\nname: echo\nsteps:\n  say:\n    run: echo hello; echo oops >&2; echo kept > ${{ outputs.note }}\n    outputs: { note: file }\n"
+            .write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let ran = try run(["run", pipeline, "--home", home, "--plain"])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        let runID = try #require(ran.stdout.split(separator: "\n").first?.split(separator: " ").dropFirst().first?.dropLast())
+        let logs = try run(["logs", String(runID), "say", "--home", home])
+        #expect(logs.stdout == "say [stdout] hello\nsay [stderr] oops\n")
+
+        // A stray file in the store and a write cut short in staging: gc says, then removes, only those.
+        let stray = String(repeating: "ab", count: 32)
+        try FileManager.default.createDirectory(atPath: "\(home)/artifacts/ab", withIntermediateDirectories: true)
+        try "stray".write(toFile: "\(home)/artifacts/ab/\(stray.dropFirst(2))", atomically: true, encoding: .utf8)
+        try "half".write(toFile: "\(home)/staging/copy-cut-short", atomically: true, encoding: .utf8)
+        let dry = try run(["gc", "--dry-run", "--home", home])
+        #expect(dry.stdout == "would remove 1 unreferenced artifact (5 B) and 1 unfinished write; 1 referenced kept\n")
+        #expect(FileManager.default.fileExists(atPath: "\(home)/artifacts/ab/\(stray.dropFirst(2))"))
+        let gc = try run(["gc", "--home", home])
+        #expect(gc.stdout == "removed 1 unreferenced artifact (5 B) and 1 unfinished write; 1 referenced kept\n")
+        #expect(!FileManager.default.fileExists(atPath: "\(home)/artifacts/ab/\(stray.dropFirst(2))"))
+        #expect(!FileManager.default.fileExists(atPath: "\(home)/staging/copy-cut-short"))
+        let kept = try run(["status", String(runID), "--home", home, "--format", "json"])
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(kept.stdout.utf8)) as? [String: Any])
+        let output = try #require(((record["tasks"] as? [[String: Any]])?.first?["outputs"] as? [[String: Any]])?.first?["sha256"] as? String)
+        #expect(FileManager.default.fileExists(atPath: "\(home)/artifacts/\(output.prefix(2))/\(output.dropFirst(2))"))
+    }
 }

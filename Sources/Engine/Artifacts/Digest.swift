@@ -1,3 +1,4 @@
+import BlacktailData
 import Crypto
 import Foundation
 
@@ -11,21 +12,16 @@ public enum Digest {
         sha256(Data(text.utf8))
     }
 
-    /// The digest and size of a file, read in 1 MiB blocks.
+    /// The digest and size of a file (the hashing is the dataset format's, shared).
     public static func sha256(ofFile path: String) throws -> (digest: String, size: Int64) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw EngineError("cannot read \(path): \(String(cString: strerror(errno)))")
+        let digest: String
+        do {
+            digest = try DatasetFile.sha256(ofFile: path)
+        } catch {
+            throw EngineError(error.description)
         }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        var size: Int64 = 0
-        while true {
-            let block = try handle.read(upToCount: 1 << 20) ?? Data()
-            if block.isEmpty { break }
-            size += Int64(block.count)
-            hasher.update(data: block)
-        }
-        return (hex(hasher.finalize()), size)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+        return (digest, size)
     }
 
     /// A 64-bit seed from the first 16 hex digits of a digest.
@@ -47,15 +43,4 @@ public enum Digest {
     public static func isValid(_ digest: String) -> Bool {
         digest.utf8.count == 64 && digest.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
-}
-
-/// A failure of the engine the user can act on: a missing file, a corrupt artifact, a bad request.
-public struct EngineError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-
-    public init(_ message: String) {
-        self.message = message
-    }
-
-    public var description: String { message }
 }

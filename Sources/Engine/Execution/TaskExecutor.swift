@@ -165,8 +165,8 @@ public struct TaskExecutor: Sendable {
     // MARK: Conditions and deferred values
 
     private func evaluator(_ task: ClaimedTask, upstream: [String: UpstreamTask]) -> RuntimeEvaluator {
-        let needed = Set(task.spec.needsArtifacts.map(\.node)).union(upstream.keys)
-        let states = needed.compactMap { upstream[$0]?.state }
+        // The claim brought the state of every node the task needs.
+        let states = upstream.values.map(\.state)
         let store = workspace.artifacts
         return RuntimeEvaluator(
             upstreamSucceeded: states.allSatisfy { $0 == .succeeded },
@@ -439,7 +439,7 @@ enum Folder {
 /// A lapse of `timeout:`.
 struct TimeoutError: Error, CustomStringConvertible {
     var seconds: Double
-    var description: String { "timed out after \(Duration.seconds(seconds).formatted)" }
+    var description: String { "timed out after \(Duration.seconds(seconds).short)" }
 }
 
 /// Runs `body` until it returns or `seconds` pass. On a timeout the body's task is cancelled and
@@ -483,12 +483,3 @@ private final class OneShot: Sendable {
     }
 }
 
-extension Duration {
-    /// `90s`, `2m 5s`, `1h 3m`.
-    var formatted: String {
-        let total = Int(components.seconds)
-        if total < 60 { return "\(Double(components.seconds) + Double(components.attoseconds) / 1e18 < 10 ? String(format: "%.1f", Double(components.seconds) + Double(components.attoseconds) / 1e18) : String(total))s" }
-        if total < 3600 { return "\(total / 60)m \(total % 60)s" }
-        return "\(total / 3600)h \(total % 3600 / 60)m"
-    }
-}

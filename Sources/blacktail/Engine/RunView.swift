@@ -188,15 +188,3 @@ struct Progress {
         abs(value) >= 1000 ? String(format: "%.0f", value) : String(format: "%.4g", value)
     }
 }
-
-extension Duration {
-    /// `0.4s`, `12s`, `3m05s`, `1h02m`.
-    var short: String {
-        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
-        if seconds < 10 { return String(format: "%.1fs", seconds) }
-        let whole = Int(seconds)
-        if whole < 60 { return "\(whole)s" }
-        if whole < 3600 { return String(format: "%dm%02ds", whole / 60, whole % 60) }
-        return String(format: "%dh%02dm", whole / 3600, whole % 3600 / 60)
-    }
-}
