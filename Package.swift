@@ -171,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FrameworksTests",
-            dependencies: ["Frameworks", "Numerics", "BlacktailData"],
+            dependencies: ["Frameworks", "Numerics", "BlacktailData", "HDF5"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -23,6 +23,15 @@ public enum BuiltinOps {
         TrainPCAOp(),
         EvalClusteringOp(),
         SelectBestOp(),
+        MaskLabelsOp(),
+        SelectClassesOp(),
+        FineTuneOp(),
+        SelfTrainingOp(),
+        LabelPropagationOp(),
+        VoteOp(),
+        QLearningOp(),
+        PolicyGradientOp(),
+        EvalRLOp(),
     ]
 
     /// The declared signature of a built-in op, for its implementation to return.
@@ -50,6 +59,38 @@ public enum BuiltinOps {
 
     private static func seed(_ summary: String) -> Argument {
         Argument("seed", .int, .defaultValue(.int(0)), summary: summary)
+    }
+
+    private static let environmentNames = ["cart-pole", "grid-world"].map(Value.string)
+
+    /// The environment options a step may set; each environment takes some of them.
+    private static let environmentOptions: [Argument] = [
+        .init("size", .int, .optional, minimum: 2, maximum: 32, summary: "grid-world: the side of the grid (5 when not given)"),
+        .init("slip", .float, .optional, minimum: 0, maximum: 1, summary: "grid-world: the chance a move goes to a random side (0 when not given)"),
+        .init("max_steps", .int, .optional, minimum: 1, summary: "the most steps of an episode (200 for cart-pole, 100 for grid-world when not given)"),
+    ]
+
+    private static func environmentArguments(default name: String) -> [Argument] {
+        [.init("environment", .string, .defaultValue(.string(name)), choices: environmentNames, summary: "the environment to learn in")]
+            + environmentOptions
+    }
+
+    /// The optimisation arguments of train/mlp and train/finetune.
+    private static func perceptronTraining(epochs: Int) -> [Argument] {
+        [
+            .init("loss", .string, .defaultValue(.string("auto")), choices: ["auto", "cross-entropy", "mse"].map(Value.string),
+                  summary: "cross-entropy for classification and MSE for regression when 'auto'"),
+            .init("optimizer", .string, .defaultValue(.string("adam")), choices: ["adam", "sgd"].map(Value.string), summary: "the optimizer"),
+            .init("learning_rate", .float, .defaultValue(.float(0.001)), minimum: 0, summary: "the initial step size"),
+            .init("momentum", .float, .defaultValue(.float(0.9)), minimum: 0, maximum: 1, summary: "SGD's momentum"),
+            .init("schedule", .string, .defaultValue(.string("constant")), choices: ["constant", "step", "cosine"].map(Value.string),
+                  summary: "the learning-rate schedule"),
+            .init("l2", .float, .defaultValue(.float(0.0001)), minimum: 0, summary: "the L2 penalty"),
+            .init("batch_size", .int, .defaultValue(.int(64)), minimum: 1, summary: "rows per minibatch"),
+            .init("epochs", .int, .defaultValue(.int(epochs)), minimum: 1, summary: "the most passes over the training set"),
+            .init("patience", .int, .defaultValue(.int(10)), minimum: 1, summary: "epochs without validation improvement before stopping"),
+            seed("the seed of initialisation and shuffling"),
+        ]
     }
 
     /// The signatures of the built-in ops, by namespace: data preparation, training, evaluation,
@@ -149,6 +190,25 @@ public enum BuiltinOps {
             ],
             outputs: [.init("dataset", .dataset, summary: "the dataset with the chosen features")]
         ),
+        OpSignature(
+            name: "data/mask-labels", version: 1,
+            summary: "Keeps the labels of a stratified, seeded share of the rows and marks the others unlabelled (-1), for semi-supervised learning.",
+            arguments: [
+                .init("input", .artifact(.dataset), summary: "a classification dataset"),
+                .init("labelled", .float, minimum: 0, maximum: 1, summary: "the share of rows that keep their label"),
+                seed("the seed of the choice"),
+            ],
+            outputs: [.init("dataset", .dataset, summary: "the same rows, most of them unlabelled")]
+        ),
+        OpSignature(
+            name: "data/select-classes", version: 1,
+            summary: "Keeps the rows of the named classes, renumbered in the order given.",
+            arguments: [
+                .init("input", .artifact(.dataset), summary: "a classification dataset"),
+                .init("classes", .list(.string), summary: "class names, in their new order"),
+            ],
+            outputs: [.init("dataset", .dataset, summary: "the rows of those classes")]
+        ),
 
         // MARK: train
         OpSignature(
@@ -184,19 +244,7 @@ public enum BuiltinOps {
                 validationSet,
                 .init("hidden", .list(.int), .defaultValue(.list([.int(64)])), minimum: 1, summary: "the width of each hidden layer"),
                 .init("activation", .string, .defaultValue(.string("relu")), choices: ["relu", "tanh", "sigmoid"].map(Value.string), summary: "the hidden activation"),
-                .init("loss", .string, .defaultValue(.string("auto")), choices: ["auto", "cross-entropy", "mse"].map(Value.string),
-                      summary: "cross-entropy for classification and MSE for regression when 'auto'"),
-                .init("optimizer", .string, .defaultValue(.string("adam")), choices: ["adam", "sgd"].map(Value.string), summary: "the optimizer"),
-                .init("learning_rate", .float, .defaultValue(.float(0.001)), minimum: 0, summary: "the initial step size"),
-                .init("momentum", .float, .defaultValue(.float(0.9)), minimum: 0, maximum: 1, summary: "SGD's momentum"),
-                .init("schedule", .string, .defaultValue(.string("constant")), choices: ["constant", "step", "cosine"].map(Value.string),
-                      summary: "the learning-rate schedule"),
-                .init("l2", .float, .defaultValue(.float(0.0001)), minimum: 0, summary: "the L2 penalty"),
-                .init("batch_size", .int, .defaultValue(.int(64)), minimum: 1, summary: "rows per minibatch"),
-                .init("epochs", .int, .defaultValue(.int(50)), minimum: 1, summary: "the most passes over the training set"),
-                .init("patience", .int, .defaultValue(.int(10)), minimum: 1, summary: "epochs without validation improvement before stopping"),
-                seed("the seed of initialisation and shuffling"),
-            ],
+            ] + perceptronTraining(epochs: 50),
             outputs: [trainedModel, trainingMetrics]
         ),
         OpSignature(
@@ -220,6 +268,88 @@ public enum BuiltinOps {
                 .init("components", .int, minimum: 1, summary: "the number of components to keep"),
             ],
             outputs: [.init("model", .model, summary: "the components and explained variance")]
+        ),
+        OpSignature(
+            name: "train/finetune", version: 1,
+            summary: "Transfer learning: fine-tunes a trained network on new data, its first layers frozen and its head replaced for the new classes.",
+            arguments: [
+                .init("base", .artifact(.model), summary: "the network to start from (train/mlp, train/logistic or train/finetune)"),
+                trainingSet,
+                preprocessing,
+                validationSet,
+                .init("freeze", .int, .defaultValue(.int(0)), minimum: 0, summary: "the first layers, from the input, left as they are"),
+                .init("new_head", .bool, .defaultValue(.bool(true)),
+                      summary: "replace the last layer by a fresh one (always done when the number of outputs changes)"),
+            ] + perceptronTraining(epochs: 30),
+            outputs: [trainedModel, trainingMetrics]
+        ),
+        OpSignature(
+            name: "train/self-training",
+            version: 1,
+            summary: "Self-training: a classifier labels the unlabelled rows (-1) it is sure of and is trained again with them.",
+            arguments: [
+                .init("train", .artifact(.dataset), summary: "classification data, some rows unlabelled (-1)"),
+                preprocessing,
+                validationSet,
+                .init("base", .string, .defaultValue(.string("logistic")), choices: ["logistic", "mlp"].map(Value.string),
+                      summary: "the classifier, with its defaults"),
+                .init("epochs", .int, .optional, minimum: 1, summary: "the base's epochs, when not its default"),
+                .init("threshold", .float, .defaultValue(.float(0.75)), minimum: 0, maximum: 1,
+                      summary: "the probability a prediction needs to become a label"),
+                .init("max_iterations", .int, .defaultValue(.int(10)), minimum: 1, summary: "rounds of labelling"),
+                seed("the base's seed"),
+            ],
+            outputs: [trainedModel, .init("metrics", .metrics, summary: "training metrics on the labelled rows, and the rows pseudo-labelled")]
+        ),
+        OpSignature(
+            name: "train/label-propagation", version: 1,
+            summary: "Label propagation: spreads the labels to the unlabelled rows (-1) over a nearest-neighbour or Gaussian similarity graph.",
+            arguments: [
+                .init("train", .artifact(.dataset), summary: "classification data, some rows unlabelled (-1)"),
+                preprocessing,
+                .init("kernel", .string, .defaultValue(.string("knn")), choices: ["knn", "rbf"].map(Value.string),
+                      summary: "k nearest neighbours (sparse), or a Gaussian kernel over all pairs (at most 20,000 rows)"),
+                .init("neighbors", .int, .defaultValue(.int(7)), minimum: 1, summary: "neighbours per row for knn"),
+                .init("gamma", .float, .optional, minimum: 0, summary: "the Gaussian kernel's width; 1 / (features x variance) when not given"),
+                .init("max_iterations", .int, .defaultValue(.int(1000)), minimum: 1, summary: "the most propagation steps"),
+                .init("tolerance", .float, .defaultValue(.float(0.001)), minimum: 0, summary: "stop when no probability changes by more"),
+            ],
+            outputs: [trainedModel, .init("metrics", .metrics, summary: "metrics on the labelled rows, and the iterations")]
+        ),
+        OpSignature(
+            name: "train/q-learning", version: 1,
+            summary: "Tabular Q-learning with epsilon-greedy exploration, in an environment with discrete states (grid-world).",
+            arguments: environmentArguments(default: "grid-world") + [
+                .init("episodes", .int, .defaultValue(.int(500)), minimum: 1, summary: "episodes to learn from"),
+                .init("learning_rate", .float, .defaultValue(.float(0.5)), minimum: 0, maximum: 1, summary: "alpha: how far each update moves a value"),
+                .init("discount", .float, .defaultValue(.float(0.99)), minimum: 0, maximum: 1, summary: "gamma: the weight of later rewards"),
+                .init("epsilon_start", .float, .defaultValue(.float(1)), minimum: 0, maximum: 1, summary: "the first episode's chance of a random action"),
+                .init("epsilon_end", .float, .defaultValue(.float(0.01)), minimum: 0, maximum: 1, summary: "the lowest chance of a random action"),
+                .init("epsilon_decay", .float, .defaultValue(.float(0.99)), minimum: 0, maximum: 1, summary: "epsilon's factor after each episode"),
+                seed("the seed of the episodes and the exploration"),
+            ],
+            outputs: [
+                .init("model", .model, summary: "the Q-table"),
+                .init("metrics", .metrics, summary: "the returns of 100 greedy episodes"),
+            ]
+        ),
+        OpSignature(
+            name: "train/policy-gradient", version: 1,
+            summary: "REINFORCE: a softmax policy network trained with Adam on the normalised returns of its own episodes.",
+            arguments: environmentArguments(default: "cart-pole") + [
+                .init("hidden", .list(.int), .defaultValue(.list([.int(32)])), minimum: 1, summary: "the width of each hidden layer"),
+                .init("activation", .string, .defaultValue(.string("tanh")), choices: ["relu", "tanh", "sigmoid"].map(Value.string), summary: "the hidden activation"),
+                .init("learning_rate", .float, .defaultValue(.float(0.005)), minimum: 0, summary: "Adam's step size"),
+                .init("discount", .float, .defaultValue(.float(0.99)), minimum: 0, maximum: 1, summary: "gamma: the weight of later rewards"),
+                .init("iterations", .int, .defaultValue(.int(200)), minimum: 1, summary: "policy updates"),
+                .init("episodes_per_iteration", .int, .defaultValue(.int(10)), minimum: 1, summary: "episodes played for each update"),
+                .init("entropy_bonus", .float, .defaultValue(.float(0)), minimum: 0, summary: "the weight of the policy's entropy in the objective"),
+                seed("the seed of the initial weights, the episodes and the actions drawn"),
+            ],
+            outputs: [
+                .init("model", .model, summary: "the policy network"),
+                .init("metrics", .metrics, summary: "the returns of 100 greedy episodes"),
+            ]
         ),
 
         // MARK: eval
@@ -254,6 +384,22 @@ public enum BuiltinOps {
             ],
             outputs: [evaluationMetrics]
         ),
+        OpSignature(
+            name: "eval/rl", version: 1,
+            summary: "The mean, spread, median and range of a policy's return over seeded episodes.",
+            arguments: [
+                .init("model", .artifact(.model), summary: "a Q-table or policy network"),
+                .init("environment", .string, .optional, choices: environmentNames,
+                      summary: "another environment to act in; the model's own when not given"),
+            ] + environmentOptions + [
+                .init("episodes", .int, .defaultValue(.int(100)), minimum: 1, summary: "episodes to play"),
+                .init("sample_actions", .bool, .defaultValue(.bool(false)),
+                      summary: "draw a policy network's actions from its probabilities instead of taking the most probable"),
+                .init("min_mean_return", .float, .optional, summary: "fail the step when the mean return is lower"),
+                seed("the seed of the episodes"),
+            ],
+            outputs: [evaluationMetrics]
+        ),
 
         // MARK: model
         OpSignature(
@@ -278,6 +424,17 @@ public enum BuiltinOps {
                 .init("model", .model, summary: "the best model"),
                 .init("metrics", .metrics, summary: "its metrics"),
             ]
+        ),
+        OpSignature(
+            name: "model/vote", version: 1,
+            summary: "Combines classifiers or regressors of any framework into one model by soft or hard voting (regressors are averaged).",
+            arguments: [
+                .init("models", .list(.artifact(.model)), summary: "the members, trained on the same features and classes"),
+                .init("voting", .string, .defaultValue(.string("soft")), choices: ["soft", "hard"].map(Value.string),
+                      summary: "average the probabilities, or count each member's predicted class"),
+                .init("weights", .list(.float), .optional, summary: "one positive weight per member; equal when not given"),
+            ],
+            outputs: [.init("model", .model, summary: "the voting ensemble")]
         ),
 
         // MARK: market

@@ -1,6 +1,4 @@
-public import BlacktailData
 import Foundation
-public import HDF5
 public import Numerics
 
 /// One dense layer, `x · W + b`, with weights of shape (inputs, outputs).
@@ -93,74 +91,4 @@ extension DenseNetwork.Activation {
             for index in gradient.values.indices { gradient.values[index] *= outputs.values[index] * (1 - outputs.values[index]) }
         }
     }
-}
-
-/// What a trained model was made from and with, saved beside its parameters.
-public struct ModelInfo: Sendable, Equatable {
-    /// `linear`, `logistic`, ...
-    public var framework: String
-    public var task: Dataset.Task
-    public var featureNames: [String]
-    public var classes: [String]
-    public var targetName: String
-    /// The training op's arguments as resolved, defaults included.
-    public var hyperparameters: [(String, HyperparameterValue)]
-    public var createdBy: String
-    /// The scaling its inputs get before the model sees them.
-    public var preprocessing: Scaler?
-    /// The BLAS thread count the training ran with.
-    public var blasThreads: Int
-
-    public init(
-        framework: String, task: Dataset.Task, featureNames: [String], classes: [String], targetName: String,
-        hyperparameters: [(String, HyperparameterValue)], createdBy: String, preprocessing: Scaler?,
-        blasThreads: Int = 1
-    ) {
-        self.framework = framework
-        self.task = task
-        self.featureNames = featureNames
-        self.classes = classes
-        self.targetName = targetName
-        self.hyperparameters = hyperparameters
-        self.createdBy = createdBy
-        self.preprocessing = preprocessing
-        self.blasThreads = blasThreads
-    }
-
-    public static func == (lhs: ModelInfo, rhs: ModelInfo) -> Bool {
-        lhs.framework == rhs.framework && lhs.task == rhs.task && lhs.featureNames == rhs.featureNames
-            && lhs.classes == rhs.classes && lhs.targetName == rhs.targetName && lhs.createdBy == rhs.createdBy
-            && lhs.preprocessing == rhs.preprocessing && lhs.blasThreads == rhs.blasThreads
-            && lhs.hyperparameters.map(\.0) == rhs.hyperparameters.map(\.0) && lhs.hyperparameters.map(\.1) == rhs.hyperparameters.map(\.1)
-    }
-}
-
-/// A hyperparameter as a checkpoint stores it: an attribute of `/hyperparameters`.
-public typealias HyperparameterValue = HDF5AttributeValue
-
-extension Dataset {
-    /// The features as a matrix, rows by features, sharing the dataset's storage.
-    public var featureMatrix: Matrix {
-        Matrix(rows: rowCount, columns: featureCount, values: features)
-    }
-}
-
-/// The features of a dataset as a matrix for `info`'s model.
-///
-/// Training and evaluation ops take data as the pipeline prepared it (already scaled by
-/// data/normalize); `model/predict` takes raw data and applies the model's saved preprocessing
-/// (`applyingPreprocessing`).
-/// - Throws: ``DatasetError`` when the dataset's features are not the model's.
-public func modelInputs(_ dataset: Dataset, for info: ModelInfo, applyingPreprocessing: Bool, file: String = "") throws(DatasetError) -> Matrix {
-    guard dataset.featureNames == info.featureNames else {
-        throw DatasetError(
-            file: file,
-            "its features (\(dataset.featureNames.prefix(5).joined(separator: ", "))\(dataset.featureCount > 5 ? ", ..." : "")) are not the \(info.featureNames.count) the model was trained on"
-        )
-    }
-    var prepared = dataset
-    if applyingPreprocessing, let scaler = info.preprocessing {
-        prepared = try scaler.apply(to: dataset, file: file)
-    }
-    return prepared.featureMatrix
 }

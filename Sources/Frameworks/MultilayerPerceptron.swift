@@ -1,6 +1,6 @@
 public import BlacktailData
 import Foundation
-public import Numerics
+import Numerics
 
 /// A multilayer perceptron trained with minibatch SGD with momentum or Adam, an L2 penalty, a
 /// learning-rate schedule and early stopping on a validation set.
@@ -40,6 +40,8 @@ public struct MultilayerPerceptron: Sendable {
     public var epochs: Int = 50
     public var patience: Int = 10
     public var seed: UInt64 = 0
+    /// The first layers, from the input, that training leaves as they are (transfer learning).
+    public var frozenLayers: Int = 0
 
     static let beta1 = 0.9
     static let beta2 = 0.999
@@ -58,17 +60,22 @@ public struct MultilayerPerceptron: Sendable {
     public func start(inputs: Int, outputs: Int, output: DenseNetwork.Output) -> (DenseNetwork, TrainingState) {
         var random = SeededRandom(seed: seed)
         let widths = [inputs] + hidden + [outputs]
-        var layers: [DenseLayer] = []
-        for index in 0..<(widths.count - 1) {
-            let (fanIn, fanOut) = (widths[index], widths[index + 1])
-            let limit = (6.0 / Double(fanIn + fanOut)).squareRoot()
-            let weights = (0..<(fanIn * fanOut)).map { _ in Float((random.nextUnit() * 2 - 1) * limit) }
-            layers.append(DenseLayer(weights: Matrix(rows: fanIn, columns: fanOut, values: weights), bias: [Float](repeating: 0, count: fanOut)))
-        }
+        let layers = (0..<(widths.count - 1)).map { Self.freshLayer(inputs: widths[$0], outputs: widths[$0 + 1], random: &random) }
         let network = DenseNetwork(layers: layers, activation: activation, output: output)
-        let zeros = layers.map { DenseLayer(weights: Matrix(rows: $0.weights.rows, columns: $0.weights.columns), bias: [Float](repeating: 0, count: $0.bias.count)) }
-        let state = TrainingState(epoch: 0, random: random, firstMoments: zeros, secondMoments: optimizer == .adam ? zeros : [])
-        return (network, state)
+        return (network, freshState(for: network, random: random))
+    }
+
+    /// A layer with weights uniform in ±√(6 / (inputs + outputs)) and biases zero.
+    static func freshLayer(inputs: Int, outputs: Int, random: inout SeededRandom) -> DenseLayer {
+        let limit = (6.0 / Double(inputs + outputs)).squareRoot()
+        let weights = (0..<(inputs * outputs)).map { _ in Float((random.nextUnit() * 2 - 1) * limit) }
+        return DenseLayer(weights: Matrix(rows: inputs, columns: outputs, values: weights), bias: [Float](repeating: 0, count: outputs))
+    }
+
+    /// The state before the first epoch of training `network`: zero moments.
+    func freshState(for network: DenseNetwork, random: SeededRandom) -> TrainingState {
+        let zeros = network.layers.map { DenseLayer(weights: Matrix(rows: $0.weights.rows, columns: $0.weights.columns), bias: [Float](repeating: 0, count: $0.bias.count)) }
+        return TrainingState(epoch: 0, random: random, firstMoments: zeros, secondMoments: optimizer == .adam ? zeros : [])
     }
 
     /// Trains from `network` and `state` (fresh from ``start(inputs:outputs:output:)``, or read
@@ -185,11 +192,12 @@ public struct MultilayerPerceptron: Sendable {
         state.step += 1
         powers.beta1 *= Self.beta1
         powers.beta2 *= Self.beta2
-        for layerIndex in stride(from: network.layers.count - 1, through: 0, by: -1) {
+        // Frozen layers are neither updated nor passed a gradient.
+        for layerIndex in stride(from: network.layers.count - 1, through: frozenLayers, by: -1) {
             var weightGradient = Matrix.product(activations[layerIndex], gradient, transposeA: true)
             weightGradient.add(network.layers[layerIndex].weights, scaledBy: Float(l2))
             let biasGradient = gradient.columnSums()
-            if layerIndex > 0 {
+            if layerIndex > frozenLayers {
                 var previous = Matrix.product(gradient, network.layers[layerIndex].weights, transposeB: true)
                 network.activation.backpropagate(&previous, outputs: activations[layerIndex])
                 gradient = previous
@@ -242,7 +250,7 @@ public struct MultilayerPerceptron: Sendable {
         }
     }
 
-    private static func adam(_ parameters: inout [Float], _ first: inout [Float], _ second: inout [Float], _ gradient: [Float], stepSize: Float) {
+    static func adam(_ parameters: inout [Float], _ first: inout [Float], _ second: inout [Float], _ gradient: [Float], stepSize: Float) {
         let (b1, b2, eps) = (Float(beta1), Float(beta2), Float(epsilon))
         parameters.withUnsafeMutableBufferPointer { p in
             first.withUnsafeMutableBufferPointer { m in

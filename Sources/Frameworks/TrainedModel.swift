@@ -3,9 +3,52 @@ public import Numerics
 
 /// A trained model of any framework.
 public enum TrainedModel: Sendable, Equatable {
+    /// Linear, logistic, MLP, a fine-tuned MLP, or a policy-gradient policy.
     case network(DenseNetwork)
     case kmeans(KMeansModel)
     case pca(PCAModel)
+    case labelPropagation(LabelPropagationModel)
+    case voting(VotingModel)
+    /// Tabular Q-learning's action values.
+    case qTable(QTable)
+
+    /// The model as a classifier or regressor, or nil for models that are neither (clustering,
+    /// projections, value tables).
+    public var supervised: (any SupervisedModel)? {
+        switch self {
+        case .network(let network): network
+        case .labelPropagation(let model): model
+        case .voting(let model): model
+        case .kmeans, .pca, .qTable: nil
+        }
+    }
+
+    /// What `/architecture`'s `model` attribute calls this kind of model in a checkpoint.
+    public var structure: String {
+        switch self {
+        case .network: "network"
+        case .kmeans: "kmeans"
+        case .pca: "pca"
+        case .labelPropagation: "label-propagation"
+        case .voting: "voting"
+        case .qTable: "q-table"
+        }
+    }
+}
+
+/// A model that maps feature rows to class probabilities or to values.
+public protocol SupervisedModel: Sendable {
+    /// Whether ``outputs(_:)`` gives class probabilities (one column per class) rather than values
+    /// (one column).
+    var isClassifier: Bool { get }
+    /// The number of output columns: classes, or 1.
+    var outputCount: Int { get }
+    /// One row of probabilities or values for each row of `features`.
+    func outputs(_ features: Matrix) -> Matrix
+}
+
+extension DenseNetwork: SupervisedModel {
+    public var isClassifier: Bool { output == .softmax }
 }
 
 /// k-means: the centroids, one row per cluster.

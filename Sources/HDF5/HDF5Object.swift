@@ -70,6 +70,12 @@ public class HDF5Object {
         guard status >= 0 else { throw failure("cannot write attribute '\(name)'") }
     }
 
+    /// Removes an attribute; nothing happens when there is none of that name.
+    public func removeAttribute(_ name: String) throws(HDF5Error) {
+        HDF5Library.ensureInitialized()
+        if hasAttribute(name), H5Adelete(handle.id, name) < 0 { throw failure("cannot remove attribute '\(name)'") }
+    }
+
     /// Reads an attribute, or nil when there is none of that name.
     /// - Throws: ``HDF5Error`` when it exists but is of a kind Blacktail does not read.
     public func attribute(_ name: String) throws(HDF5Error) -> HDF5AttributeValue? {

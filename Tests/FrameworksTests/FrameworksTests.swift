@@ -1,6 +1,7 @@
 import BlacktailData
 import Foundation
 import Frameworks
+import HDF5
 import Numerics
 import Testing
 
@@ -165,6 +166,14 @@ func prepared(_ file: String, label: String, stratify: Bool = true) throws -> (t
             hyperparameters: [], createdBy: "test", preprocessing: nil
         )
         try Checkpoint.write(.network(model), info: info, to: unknown)
+        try HDF5File.withFile(at: unknown, mode: .readWrite) { file in
+            try file.root.group("architecture").setAttribute("model", .string("svm"))
+        }
+        #expect(message(unknown) == "\(unknown): has a model of kind 'svm' (framework 'forest'), which this build does not read")
+        // A checkpoint written before models named their kind is read by its framework.
+        try HDF5File.withFile(at: unknown, mode: .readWrite) { file in
+            try file.root.group("architecture").removeAttribute("model")
+        }
         #expect(message(unknown) == "\(unknown): has framework 'forest', which this build does not read")
         // The same model, named for what it is, reads back whole.
         var linear = info

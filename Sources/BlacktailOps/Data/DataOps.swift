@@ -198,3 +198,52 @@ struct SelectFeaturesOp: Op {
         try DataOpSupport.write(selected, to: "dataset", context, from: path)
     }
 }
+
+struct MaskLabelsOp: Op {
+    let signature = BuiltinOps.signature("data/mask-labels")
+
+    func run(_ context: OpContext) async throws {
+        let (dataset, path) = try DataOpSupport.read(context, "input")
+        guard dataset.task == .classification, var ids = dataset.classIDs else {
+            throw OpError("data/mask-labels: \(path) is \(dataset.task.rawValue) data; only class labels can be masked")
+        }
+        let labelled = try context.double("labelled")
+        // The rows that keep their label are a stratified sample, so every class keeps its share.
+        let kept = try DatasetSplit(train: labelled, validation: 0, test: 1 - labelled, stratify: true, seed: try DataOpSupport.seed(context))
+            .indices(for: dataset, file: path).train
+        var keep = [Bool](repeating: false, count: ids.count)
+        for row in kept { keep[row] = true }
+        for row in ids.indices where !keep[row] { ids[row] = -1 }
+        var masked = dataset
+        masked.targets = .classes(ids)
+        try DataOpSupport.write(masked, to: "dataset", context, from: path)
+        context.logger.info("\(ids.count { $0 >= 0 }) of \(ids.count) rows keep their label")
+    }
+}
+
+struct SelectClassesOp: Op {
+    let signature = BuiltinOps.signature("data/select-classes")
+
+    func run(_ context: OpContext) async throws {
+        let (dataset, path) = try DataOpSupport.read(context, "input")
+        guard dataset.task == .classification, let ids = dataset.classIDs else {
+            throw OpError("data/select-classes: \(path) is \(dataset.task.rawValue) data, not classification")
+        }
+        guard case .list(let items)? = context.optionalValue("classes") else { throw OpError("data/select-classes: 'classes' is a list of class names") }
+        let names = items.map(\.interpolated)
+        var newID: [Int64: Int64] = [:]
+        for (index, name) in names.enumerated() {
+            guard let old = dataset.classes.firstIndex(of: name) else {
+                throw OpError("data/select-classes: \(path) has no class '\(name)'; its classes are \(dataset.classes.joined(separator: ", "))")
+            }
+            guard newID[Int64(old)] == nil else { throw OpError("data/select-classes: '\(name)' is named twice") }
+            newID[Int64(old)] = Int64(index)
+        }
+        let rows = ids.indices.filter { newID[ids[$0]] != nil }
+        var selected = dataset.rows(rows)
+        selected.classes = names
+        selected.targets = .classes(rows.map { newID[ids[$0]]! })
+        try DataOpSupport.write(selected, to: "dataset", context, from: path)
+        context.logger.info("\(rows.count) of \(ids.count) rows are of the classes kept")
+    }
+}

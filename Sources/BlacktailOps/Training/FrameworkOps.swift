@@ -11,42 +11,22 @@ struct TrainMLPOp: Op {
         BLAS.setThreadCount(context.threadBudget)
         let (train, path) = try DataOpSupport.read(context, "train")
         let validation = try DataOpSupport.readOptional(context, "validation")?.dataset
-        var trainer = MultilayerPerceptron()
+        var trainer = try ModelOpSupport.perceptron(context)
         guard case .value(.list(let widths))? = context.arguments["hidden"] else { throw OpError("train/mlp: 'hidden' is a list of layer widths") }
         trainer.hidden = widths.compactMap { if case .int(let width) = $0 { width } else { nil } }
-        guard let activation = DenseNetwork.Activation(rawValue: try context.string("activation")),
-            let optimizer = MultilayerPerceptron.Optimizer(rawValue: try context.string("optimizer")),
-            let schedule = MultilayerPerceptron.Schedule(rawValue: try context.string("schedule"))
-        else {
-            throw OpError("train/mlp: unknown activation, optimizer or schedule")
+        guard let activation = DenseNetwork.Activation(rawValue: try context.string("activation")) else {
+            throw OpError("train/mlp: unknown activation")
         }
         trainer.activation = activation
-        trainer.optimizer = optimizer
-        trainer.schedule = schedule
-        let loss = try context.string("loss")
-        trainer.loss = loss == "auto" ? nil : MultilayerPerceptron.Loss(rawValue: loss)
-        trainer.learningRate = try context.double("learning_rate")
-        trainer.momentum = try context.double("momentum")
-        trainer.l2 = try context.double("l2")
-        trainer.batchSize = try context.int("batch_size")
-        trainer.epochs = try context.int("epochs")
-        trainer.patience = try context.int("patience")
-        trainer.seed = try DataOpSupport.seed(context)
         let isClassification = train.task == .classification
         guard isClassification || train.task == .regression else { throw OpError("train/mlp: \(path) has no labels to learn") }
         let (network, state) = trainer.start(
             inputs: train.featureCount, outputs: isClassification ? train.classes.count : 1, output: isClassification ? .softmax : .identity
         )
-        let (model, finalState) = try trainer.train(
-            train, validation: validation, from: network, state: state, file: path,
-            report: ModelOpSupport.epochReporter(context, epochs: trainer.epochs, rows: train.rowCount)
+        try ModelOpSupport.trainNetwork(
+            trainer, from: network, state: state, train: train, validation: validation, path: path,
+            info: try ModelOpSupport.info(context, framework: "mlp", train: train), context
         )
-        let info = try ModelOpSupport.info(context, framework: "mlp", train: train)
-        try Checkpoint.write(.network(model), info: info, state: finalState, to: try context.outputPath("model"))
-        var metrics = ModelOpSupport.trainingMetrics(model, train: train, validation: validation)
-        metrics["epochs"] = Double(finalState.epoch)
-        metrics["stopped_early"] = finalState.stopped ? 1 : 0
-        try ModelOpSupport.writeMetrics(metrics, context)
     }
 }
 

@@ -41,7 +41,7 @@ enum ModelOpSupport {
 
     static func info(_ context: OpContext, framework: String, train: Dataset) throws -> ModelInfo {
         ModelInfo(
-            framework: framework, task: train.task, featureNames: train.featureNames, classes: train.classes,
+            framework: framework, task: ModelTask(train.task), featureNames: train.featureNames, classes: train.classes,
             targetName: train.targetName, hyperparameters: hyperparameters(context),
             createdBy: "\(context.opName)@\(BuiltinOps.signature(context.opName).version)",
             preprocessing: try preprocessing(context), blasThreads: BLAS.threadCount
@@ -55,21 +55,62 @@ enum ModelOpSupport {
         return (model, info, path)
     }
 
-    /// What an evaluation op starts from: the network of its `model`, what it was made with, and its
-    /// `data` as the model's inputs (already scaled, as the pipeline prepared it).
-    static func evaluationInputs(_ context: OpContext) throws -> (network: DenseNetwork, info: ModelInfo, data: Dataset, path: String, inputs: Matrix) {
+    /// What an evaluation op starts from: the classifier or regressor of its `model`, what it was
+    /// made with, and its `data` as the model's inputs (already scaled, as the pipeline prepared it).
+    static func evaluationInputs(_ context: OpContext) throws -> (model: any SupervisedModel, info: ModelInfo, data: Dataset, path: String, inputs: Matrix) {
         let (trained, info, modelPath) = try model(context)
-        let network = try network(trained, context, path: modelPath)
+        let model = try supervised(trained, context, path: modelPath)
         let (data, path) = try DataOpSupport.read(context, "data")
-        return (network, info, data, path, try modelInputs(data, for: info, applyingPreprocessing: false, file: path))
+        return (model, info, data, path, try modelInputs(data, for: info, applyingPreprocessing: false, file: path))
     }
 
-    /// The network inside a checkpoint, or an error for other kinds of model.
-    static func network(_ model: TrainedModel, _ context: OpContext, path: String) throws -> DenseNetwork {
-        guard case .network(let network) = model else {
-            throw OpError("\(context.opName): \(path) is not a classifier or regressor (it is a clustering or projection model)")
+    /// The classifier or regressor inside a checkpoint, or an error for other kinds of model.
+    static func supervised(_ model: TrainedModel, _ context: OpContext, path: String) throws -> any SupervisedModel {
+        guard let supervised = model.supervised else {
+            throw OpError("\(context.opName): \(path) is not a classifier or regressor (it is a \(model.structure) model)")
         }
-        return network
+        return supervised
+    }
+
+    /// A perceptron trainer with the optimisation arguments that train/mlp and train/finetune
+    /// share: optimizer, learning rate and schedule, momentum, L2, minibatch, epochs, patience,
+    /// loss and seed.
+    static func perceptron(_ context: OpContext) throws -> MultilayerPerceptron {
+        var trainer = MultilayerPerceptron()
+        guard let optimizer = MultilayerPerceptron.Optimizer(rawValue: try context.string("optimizer")),
+            let schedule = MultilayerPerceptron.Schedule(rawValue: try context.string("schedule"))
+        else {
+            throw OpError("\(context.opName): unknown optimizer or schedule")
+        }
+        trainer.optimizer = optimizer
+        trainer.schedule = schedule
+        let loss = try context.string("loss")
+        trainer.loss = loss == "auto" ? nil : MultilayerPerceptron.Loss(rawValue: loss)
+        trainer.learningRate = try context.double("learning_rate")
+        trainer.momentum = try context.double("momentum")
+        trainer.l2 = try context.double("l2")
+        trainer.batchSize = try context.int("batch_size")
+        trainer.epochs = try context.int("epochs")
+        trainer.patience = try context.int("patience")
+        trainer.seed = try DataOpSupport.seed(context)
+        return trainer
+    }
+
+    /// Trains a network from `network` and `state`, then writes its checkpoint and its training
+    /// metrics (with the epochs run and whether it stopped early).
+    static func trainNetwork(
+        _ trainer: MultilayerPerceptron, from network: DenseNetwork, state: TrainingState,
+        train: Dataset, validation: Dataset?, path: String, info: ModelInfo, _ context: OpContext
+    ) throws {
+        let (model, finalState) = try trainer.train(
+            train, validation: validation, from: network, state: state, file: path,
+            report: epochReporter(context, epochs: trainer.epochs, rows: train.rowCount)
+        )
+        try Checkpoint.write(.network(model), info: info, state: finalState, to: try context.outputPath("model"))
+        var metrics = trainingMetrics(model, train: train, validation: validation)
+        metrics["epochs"] = Double(finalState.epoch)
+        metrics["stopped_early"] = finalState.stopped ? 1 : 0
+        try writeMetrics(metrics, context)
     }
 
     /// What a training reports after each epoch to the context's progress channel: loss, validation
@@ -94,7 +135,7 @@ enum ModelOpSupport {
 
     /// A trained network's metrics on its training set and, when given, its validation set, named
     /// `train_…` and `validation_…` (classification without the confusion counts).
-    static func trainingMetrics(_ model: DenseNetwork, train: Dataset, validation: Dataset?) -> [String: Double] {
+    static func trainingMetrics(_ model: any SupervisedModel, train: Dataset, validation: Dataset?) -> [String: Double] {
         var metrics: [String: Double] = [:]
         for (prefix, data) in [("train", train), ("validation", validation)] {
             guard let data else { continue }
@@ -161,7 +202,7 @@ struct EvalClassificationOp: Op {
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
         let (model, info, data, path, inputs) = try ModelOpSupport.evaluationInputs(context)
-        guard model.output == .softmax, let labels = data.classIDs, data.task == .classification else {
+        guard model.isClassifier, let labels = data.classIDs, data.task == .classification else {
             throw OpError("eval/classification: needs a classifier and labelled classification data; \(path) is \(data.task.rawValue)")
         }
         guard data.classes == info.classes else {
@@ -181,7 +222,7 @@ struct EvalRegressionOp: Op {
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
         let (model, _, data, path, inputs) = try ModelOpSupport.evaluationInputs(context)
-        guard model.output == .identity, case .values(let targets) = data.targets else {
+        guard !model.isClassifier, case .values(let targets) = data.targets else {
             throw OpError("eval/regression: needs a regression model and regression data; \(path) is \(data.task.rawValue)")
         }
         let predictions = model.outputs(inputs).values.map(Double.init)
@@ -196,7 +237,7 @@ struct PredictOp: Op {
 
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
-        let (trained, info, _) = try ModelOpSupport.model(context)
+        let (trained, info, modelPath) = try ModelOpSupport.model(context)
         let (data, path) = try DataOpSupport.read(context, "data")
         let inputs = try modelInputs(data, for: info, applyingPreprocessing: true, file: path)
         var predictions = data
@@ -204,9 +245,10 @@ struct PredictOp: Op {
         predictions.targetName = info.targetName
         var extra: (name: String, values: Matrix)?
         switch trained {
-        case .network(let network):
-            let outputs = network.outputs(inputs)
-            if network.output == .softmax {
+        case .network, .labelPropagation, .voting:
+            let model = try ModelOpSupport.supervised(trained, context, path: modelPath)
+            let outputs = model.outputs(inputs)
+            if model.isClassifier {
                 predictions.task = .classification
                 predictions.targets = .classes(outputs.argmaxRows().map(Int64.init))
                 extra = ("probabilities", outputs)
@@ -220,6 +262,8 @@ struct PredictOp: Op {
             predictions.classes = (0..<kmeans.centroids.rows).map { "cluster_\($0)" }
             predictions.targets = .classes(clusters.map(Int64.init))
             extra = ("distances", Matrix(rows: distances.count, columns: 1, values: distances.map(Float.init)))
+        case .qTable:
+            throw OpError("model/predict: \(modelPath) is a Q-table, which acts in an environment rather than on data; evaluate it with eval/rl")
         case .pca(let pca):
             // The projection takes the place of the features; the targets are kept.
             let projected = pca.transform(inputs)

@@ -1,0 +1,133 @@
+import BlacktailData
+import BlacktailOps
+import Foundation
+import Frameworks
+import HDF5
+import Logging
+import PipelineLanguage
+import Testing
+
+/// The semi-supervised, transfer and voting ops, and the data ops they lean on, run op by op.
+@Suite struct FamilyOpTests {
+    /// Wine, imported, split 80/20 and scaled: the paths of train, test and the scaler.
+    func preparedWine(_ scratch: Scratch) async throws -> (train: String, test: String, scaler: String) {
+        let imported = try await runOp(
+            "data/import-csv", ["path": .value(.string(datasetPath("wine.csv"))), "label": .value(.string("cultivar"))],
+            outputs: ["dataset": "h5"], in: scratch, prefix: "import"
+        )
+        let split = try await runOp("data/split", ["input": .path(imported["dataset"]!)], outputs: ["train": "h5", "validation": "h5", "test": "h5"], in: scratch, prefix: "split")
+        let scaled = try await runOp(
+            "data/normalize", ["train": .path(split["train"]!), "test": .path(split["test"]!)],
+            outputs: ["train": "h5", "validation": "h5", "test": "h5", "scaler": "h5"], in: scratch, prefix: "scale"
+        )
+        return (scaled["train"]!, scaled["test"]!, scaled["scaler"]!)
+    }
+
+    @Test func maskLabelsKeepsAStratifiedShareAndSelectClassesRenumbers() async throws {
+        let scratch = try Scratch()
+        let wine = try await preparedWine(scratch)
+        let masked = try await runOp(
+            "data/mask-labels", ["input": .path(wine.train), "labelled": .value(.float(0.25))], outputs: ["dataset": "h5"], in: scratch, prefix: "mask"
+        )
+        let original = try DatasetFile.read(wine.train).classIDs!
+        let ids = try DatasetFile.read(masked["dataset"]!).classIDs!
+        let kept = ids.indices.filter { ids[$0] >= 0 }
+        #expect(abs(Double(kept.count) - 0.25 * Double(ids.count)) <= 2)
+        #expect(kept.allSatisfy { ids[$0] == original[$0] })
+        for k in 0..<3 { #expect(kept.contains { ids[$0] == k }) }
+
+        let selected = try await runOp(
+            "data/select-classes", ["input": .path(wine.train), "classes": .value(.list([.string("class_2"), .string("class_0")]))],
+            outputs: ["dataset": "h5"], in: scratch, prefix: "select"
+        )
+        let two = try DatasetFile.read(selected["dataset"]!)
+        #expect(two.classes == ["class_2", "class_0"])
+        #expect(two.rowCount == original.count { $0 == 2 || $0 == 0 })
+        #expect(Set(two.classIDs!) == [0, 1])
+        let unknown = await thrownDescription {
+            _ = try await runOp(
+                "data/select-classes", ["input": .path(wine.train), "classes": .value(.list([.string("class_3")]))],
+                outputs: ["dataset": "h5"], in: scratch, prefix: "unknown"
+            )
+        }
+        #expect(unknown == "data/select-classes: \(wine.train) has no class 'class_3'; its classes are class_0, class_1, class_2")
+    }
+
+    @Test func semiSupervisedOpsTrainOnPartlyLabelledData() async throws {
+        let scratch = try Scratch()
+        let wine = try await preparedWine(scratch)
+        let masked = try await runOp(
+            "data/mask-labels", ["input": .path(wine.train), "labelled": .value(.float(0.3))], outputs: ["dataset": "h5"], in: scratch, prefix: "mask"
+        )
+        for (op, prefix) in [("train/self-training", "self"), ("train/label-propagation", "propagation")] {
+            let trained = try await runOp(
+                op, ["train": .path(masked["dataset"]!), "preprocessing": .path(wine.scaler)], outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: prefix
+            )
+            let evaluated = try await runOp(
+                "eval/classification", ["model": .path(trained["model"]!), "data": .path(wine.test)], outputs: ["metrics": "json"], in: scratch, prefix: "\(prefix)-eval"
+            )
+            let accuracy = try Metrics.read(evaluated["metrics"]!)["accuracy"]!
+            #expect(accuracy >= 0.85, "\(op): \(accuracy)")
+            // Predictions on raw rows apply the saved scaling.
+            let predicted = try await runOp(
+                "model/predict", ["model": .path(trained["model"]!), "data": .path(wine.test)], outputs: ["predictions": "h5"], in: scratch, prefix: "\(prefix)-predict"
+            )
+            #expect(try DatasetFile.read(predicted["predictions"]!).rowCount == 36)
+        }
+        let metrics = try Metrics.read(scratch.path("self-metrics.json"))
+        #expect(metrics["pseudo_labelled"]! > 50)
+    }
+
+    @Test func fineTuneAndVote() async throws {
+        let scratch = try Scratch()
+        let wine = try await preparedWine(scratch)
+        let mlp = try await runOp(
+            "train/mlp", ["train": .path(wine.train), "preprocessing": .path(wine.scaler), "epochs": .value(.int(30))],
+            outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "mlp"
+        )
+        let logistic = try await runOp(
+            "train/logistic", ["train": .path(wine.train), "preprocessing": .path(wine.scaler)], outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "logistic"
+        )
+        let tuned = try await runOp(
+            "train/finetune", ["base": .path(mlp["model"]!), "train": .path(wine.train), "validation": .path(wine.test), "freeze": .value(.int(1))],
+            outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "tune"
+        )
+        let (_, info, _) = try Checkpoint.read(tuned["model"]!)
+        #expect(info.framework == "finetune")
+        #expect(info.parentSHA256 == (try DatasetFile.sha256(ofFile: mlp["model"]!)))
+        #expect(info.preprocessing != nil)
+        // The head is the only layer to train; freezing it too is refused.
+        let frozen = await thrownDescription {
+            _ = try await runOp(
+                "train/finetune", ["base": .path(mlp["model"]!), "train": .path(wine.train), "freeze": .value(.int(2))],
+                outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "frozen"
+            )
+        }
+        #expect(frozen?.contains("freezing 2 layers leaves nothing to train") == true)
+
+        let vote = try await runOp(
+            "model/vote", ["models": .paths([mlp["model"]!, logistic["model"]!, tuned["model"]!]), "voting": .value(.string("hard"))],
+            outputs: ["model": "h5"], in: scratch, prefix: "vote"
+        )
+        let evaluated = try await runOp(
+            "eval/classification", ["model": .path(vote["model"]!), "data": .path(wine.test)], outputs: ["metrics": "json"], in: scratch, prefix: "vote-eval"
+        )
+        #expect(try Metrics.read(evaluated["metrics"]!)["accuracy"]! >= 0.93)
+        // A clustering model cannot vote.
+        let kmeans = try await runOp("train/kmeans", ["train": .path(wine.train), "k": .value(.int(3))], outputs: ["model": "h5"], in: scratch, prefix: "kmeans")
+        let refused = await thrownDescription {
+            _ = try await runOp("model/vote", ["models": .paths([mlp["model"]!, kmeans["model"]!])], outputs: ["model": "h5"], in: scratch, prefix: "bad-vote")
+        }
+        #expect(refused == "model/vote: member 1 (kmeans) is not a classifier or regressor")
+    }
+}
+
+/// The description of what an async `body` throws, or nil.
+func thrownDescription(_ body: () async throws -> Void) async -> String? {
+    do {
+        try await body()
+        return nil
+    } catch {
+        return "\(error)"
+    }
+}

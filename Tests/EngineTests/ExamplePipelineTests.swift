@@ -1,0 +1,32 @@
+import BlacktailOps
+import Engine
+import Foundation
+import PipelineLanguage
+import Testing
+
+/// The example pipelines of the framework families run end to end with the local engine (some with
+/// fewer epochs or episodes, to keep the suite short).
+@Suite struct ExamplePipelineTests {
+    static let examples: [(file: String, parameters: [(name: String, value: String)])] = [
+        ("digits-semi-supervised.yaml", []),
+        ("digits-transfer.yaml", [("epochs", "3")]),
+        ("reinforcement.yaml", []),
+    ]
+
+    @Test(arguments: examples.indices)
+    func anExamplePipelineRunsToTheEnd(_ index: Int) async throws {
+        let (file, parameters) = Self.examples[index]
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let text = try String(contentsOfFile: "\(TestBench.projectRoot)/pipelines/\(file)", encoding: .utf8)
+        let submission = Submitter.submission(
+            plan: try bench.plan(text, parameters: parameters), pipelinePath: "pipelines/\(file)", projectDirectory: TestBench.projectRoot,
+            signatures: BuiltinOps.catalogue.signatures, options: Submitter.Options()
+        )
+        let runID = try await bench.store.submit(submission, now: Date().timeIntervalSince1970).runID
+        let tasks = try await bench.runToEnd(runID)
+        let failed = tasks.values.filter { $0.snapshot.state != .succeeded }.map { "\($0.spec.nodeID): \($0.snapshot.message ?? "\($0.snapshot.state)")" }
+        #expect(failed.isEmpty, "\(file): \(failed.sorted().joined(separator: "; "))")
+        #expect(try await bench.state(runID) == .succeeded)
+    }
+}
