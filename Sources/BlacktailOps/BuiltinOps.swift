@@ -25,6 +25,9 @@ public enum BuiltinOps {
         SelectBestOp(),
         MaskLabelsOp(),
         SelectClassesOp(),
+        TrainTreeOp(),
+        TrainForestOp(),
+        TrainBoostedOp(),
         FineTuneOp(),
         SelfTrainingOp(),
         LabelPropagationOp(),
@@ -73,6 +76,19 @@ public enum BuiltinOps {
     private static func environmentArguments(default name: String) -> [Argument] {
         [.init("environment", .string, .defaultValue(.string(name)), choices: environmentNames, summary: "the environment to learn in")]
             + environmentOptions
+    }
+
+    /// The settings of train/tree and train/forest.
+    private static func treeArguments(minimumLeaf: Int) -> [Argument] {
+        [
+            .init("criterion", .string, .defaultValue(.string("auto")), choices: ["auto", "gini", "entropy", "squared_error"].map(Value.string),
+                  summary: "what a split minimises; gini for classification and squared_error for regression when 'auto'"),
+            .init("max_depth", .int, .optional, minimum: 1, summary: "the deepest a tree may grow; unlimited when not given"),
+            .init("min_samples_leaf", .int, .defaultValue(.int(minimumLeaf)), minimum: 1, summary: "the fewest rows in a leaf"),
+            .init("min_samples_split", .int, .defaultValue(.int(2)), minimum: 2, summary: "the fewest rows a node needs to be split"),
+            .init("max_features", .string, .optional,
+                  summary: "features searched per split: all, sqrt, log2, a count or a share ('0.5'); sqrt for a forest's classification, all otherwise"),
+        ]
     }
 
     /// The optimisation arguments of train/mlp and train/finetune.
@@ -270,6 +286,44 @@ public enum BuiltinOps {
             outputs: [.init("model", .model, summary: "the components and explained variance")]
         ),
         OpSignature(
+            name: "train/tree", version: 1,
+            summary: "A decision tree for classification or regression, its splits searched over binned features.",
+            arguments: [trainingSet, preprocessing, validationSet] + treeArguments(minimumLeaf: 1) + [
+                seed("the seed of the feature sampling"),
+            ],
+            outputs: [trainedModel, trainingMetrics]
+        ),
+        OpSignature(
+            name: "train/forest", version: 1,
+            summary: "A random forest: trees grown in parallel on bootstrap samples, each split searching a random subset of the features.",
+            arguments: [
+                trainingSet, preprocessing, validationSet,
+                .init("trees", .int, .defaultValue(.int(100)), minimum: 1, summary: "the number of trees"),
+                .init("bootstrap", .bool, .defaultValue(.bool(true)), summary: "grow each tree on a sample of the rows drawn with replacement"),
+            ] + treeArguments(minimumLeaf: 1) + [
+                seed("the seed of the samples and the feature subsets"),
+            ],
+            outputs: [trainedModel, trainingMetrics]
+        ),
+        OpSignature(
+            name: "train/boosted", version: 1,
+            summary: "Gradient-boosted trees on histograms of binned features (cross-entropy or squared error), leaves grown best first.",
+            arguments: [
+                trainingSet, preprocessing,
+                .init("validation", .artifact(.dataset), .optional, summary: "a validation set: boosting stops when its loss stops improving"),
+                .init("iterations", .int, .defaultValue(.int(100)), minimum: 1, summary: "boosting rounds (one tree per class and round)"),
+                .init("learning_rate", .float, .defaultValue(.float(0.1)), minimum: 0, summary: "the shrinkage of each tree"),
+                .init("max_leaf_nodes", .int, .defaultValue(.int(31)), minimum: 2, summary: "the most leaves of a tree"),
+                .init("max_depth", .int, .optional, minimum: 1, summary: "the deepest a tree may grow; unlimited when not given"),
+                .init("min_samples_leaf", .int, .defaultValue(.int(20)), minimum: 1, summary: "the fewest rows in a leaf"),
+                .init("l2", .float, .defaultValue(.float(0)), minimum: 0, summary: "the L2 penalty on leaf values"),
+                .init("max_bins", .int, .defaultValue(.int(255)), minimum: 2, maximum: 255, summary: "bins per feature"),
+                .init("patience", .int, .defaultValue(.int(10)), minimum: 1, summary: "rounds without validation improvement before stopping"),
+                seed("the seed of the binning sample"),
+            ],
+            outputs: [trainedModel, trainingMetrics]
+        ),
+        OpSignature(
             name: "train/finetune", version: 1,
             summary: "Transfer learning: fine-tunes a trained network on new data, its first layers frozen and its head replaced for the new classes.",
             arguments: [
@@ -291,9 +345,9 @@ public enum BuiltinOps {
                 .init("train", .artifact(.dataset), summary: "classification data, some rows unlabelled (-1)"),
                 preprocessing,
                 validationSet,
-                .init("base", .string, .defaultValue(.string("logistic")), choices: ["logistic", "mlp"].map(Value.string),
+                .init("base", .string, .defaultValue(.string("logistic")), choices: ["logistic", "mlp", "forest", "boosted"].map(Value.string),
                       summary: "the classifier, with its defaults"),
-                .init("epochs", .int, .optional, minimum: 1, summary: "the base's epochs, when not its default"),
+                .init("epochs", .int, .optional, minimum: 1, summary: "the base's epochs (logistic, mlp), trees (forest) or rounds (boosted), when not its default"),
                 .init("threshold", .float, .defaultValue(.float(0.75)), minimum: 0, maximum: 1,
                       summary: "the probability a prediction needs to become a label"),
                 .init("max_iterations", .int, .defaultValue(.int(10)), minimum: 1, summary: "rounds of labelling"),

@@ -55,6 +55,10 @@ public enum Checkpoint {
             try parameters.writeDataset("components", pca.components.values, shape: [pca.components.rows, pca.components.columns])
             try parameters.writeDataset("explained_variance", pca.explainedVariance)
             try parameters.writeDataset("explained_variance_ratio", pca.explainedVarianceRatio)
+        case .trees(let ensemble):
+            try architecture.setAttribute("ensemble", .string(ensemble.kind.rawValue))
+            try architecture.setAttribute("trees", .int(Int64(ensemble.trees.count)))
+            try ensemble.write(to: parameters)
         case .labelPropagation(let propagation):
             try architecture.setAttribute("kernel", .string(propagation.kernel.rawValue))
             try architecture.setAttribute("neighbors", .int(Int64(propagation.neighbors)))
@@ -188,6 +192,9 @@ public enum Checkpoint {
                 explainedVariance: try parameters.dataset("explained_variance").read(as: Double.self),
                 explainedVarianceRatio: try parameters.dataset("explained_variance_ratio").read(as: Double.self)
             ))
+        case "trees":
+            let featureCount = try root.attribute("feature_names")?.stringsValue?.count ?? 0
+            model = .trees(try TreeEnsemble.read(from: parameters, path: path, featureCount: featureCount))
         case "label-propagation":
             guard let kernel = LabelPropagation.Kernel(rawValue: try architecture.attribute("kernel")?.stringValue ?? ""),
                 let neighbors = try architecture.attribute("neighbors")?.intValue, neighbors >= 1,

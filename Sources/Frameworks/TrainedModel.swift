@@ -7,6 +7,8 @@ public enum TrainedModel: Sendable, Equatable {
     case network(DenseNetwork)
     case kmeans(KMeansModel)
     case pca(PCAModel)
+    /// A decision tree, a random forest or gradient-boosted trees.
+    case trees(TreeEnsemble)
     case labelPropagation(LabelPropagationModel)
     case voting(VotingModel)
     /// Tabular Q-learning's action values.
@@ -17,6 +19,7 @@ public enum TrainedModel: Sendable, Equatable {
     public var supervised: (any SupervisedModel)? {
         switch self {
         case .network(let network): network
+        case .trees(let trees): trees
         case .labelPropagation(let model): model
         case .voting(let model): model
         case .kmeans, .pca, .qTable: nil
@@ -29,6 +32,7 @@ public enum TrainedModel: Sendable, Equatable {
         case .network: "network"
         case .kmeans: "kmeans"
         case .pca: "pca"
+        case .trees: "trees"
         case .labelPropagation: "label-propagation"
         case .voting: "voting"
         case .qTable: "q-table"
@@ -49,6 +53,14 @@ public protocol SupervisedModel: Sendable {
 
 extension DenseNetwork: SupervisedModel {
     public var isClassifier: Bool { output == .softmax }
+}
+
+extension TreeEnsemble: SupervisedModel {
+    public var isClassifier: Bool { task == .classification }
+
+    public func outputs(_ features: Matrix) -> Matrix {
+        outputs(features, threads: 1)
+    }
 }
 
 /// k-means: the centroids, one row per cluster.

@@ -59,15 +59,15 @@ import Testing
         let masked = try await runOp(
             "data/mask-labels", ["input": .path(wine.train), "labelled": .value(.float(0.3))], outputs: ["dataset": "h5"], in: scratch, prefix: "mask"
         )
-        for (op, prefix) in [("train/self-training", "self"), ("train/label-propagation", "propagation")] {
-            let trained = try await runOp(
-                op, ["train": .path(masked["dataset"]!), "preprocessing": .path(wine.scaler)], outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: prefix
-            )
+        for (op, prefix, base) in [("train/self-training", "self", "logistic"), ("train/self-training", "self-forest", "forest"), ("train/label-propagation", "propagation", "")] {
+            var arguments: [String: OpContext.Argument] = ["train": .path(masked["dataset"]!), "preprocessing": .path(wine.scaler)]
+            if !base.isEmpty { arguments["base"] = .value(.string(base)) }
+            let trained = try await runOp(op, arguments, outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: prefix)
             let evaluated = try await runOp(
                 "eval/classification", ["model": .path(trained["model"]!), "data": .path(wine.test)], outputs: ["metrics": "json"], in: scratch, prefix: "\(prefix)-eval"
             )
             let accuracy = try Metrics.read(evaluated["metrics"]!)["accuracy"]!
-            #expect(accuracy >= 0.85, "\(op): \(accuracy)")
+            #expect(accuracy >= 0.85, "\(prefix): \(accuracy)")
             // Predictions on raw rows apply the saved scaling.
             let predicted = try await runOp(
                 "model/predict", ["model": .path(trained["model"]!), "data": .path(wine.test)], outputs: ["predictions": "h5"], in: scratch, prefix: "\(prefix)-predict"
@@ -76,6 +76,42 @@ import Testing
         }
         let metrics = try Metrics.read(scratch.path("self-metrics.json"))
         #expect(metrics["pseudo_labelled"]! > 50)
+    }
+
+    @Test func treeOpsTrainEvaluateAndPredict() async throws {
+        let scratch = try Scratch()
+        let wine = try await preparedWine(scratch)
+        for (op, arguments) in [
+            ("train/tree", ["max_depth": OpContext.Argument.value(.int(4))]),
+            ("train/forest", ["trees": .value(.int(25)), "max_features": .value(.string("0.5"))]),
+            ("train/boosted", ["iterations": .value(.int(30)), "validation": .path(wine.test)]),
+        ] {
+            let prefix = String(op.dropFirst("train/".count))
+            let trained = try await runOp(
+                op, arguments.merging(["train": .path(wine.train), "preprocessing": .path(wine.scaler)]) { $1 },
+                outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: prefix
+            )
+            let (model, info, _) = try Checkpoint.read(trained["model"]!)
+            guard case .trees(let ensemble) = model else { Issue.record("\(op) wrote a \(model.structure) model"); continue }
+            #expect(info.framework == prefix)
+            #expect(try Metrics.read(trained["metrics"]!)["trees"] == Double(ensemble.trees.count))
+            let evaluated = try await runOp(
+                "eval/classification", ["model": .path(trained["model"]!), "data": .path(wine.test)], outputs: ["metrics": "json"], in: scratch, prefix: "\(prefix)-eval"
+            )
+            let accuracy = try Metrics.read(evaluated["metrics"]!)["accuracy"]!
+            #expect(accuracy >= (op == "train/tree" ? 0.8 : 0.9), "\(op): \(accuracy)")
+            // The raw test rows, scaled by the model's saved preprocessing, get the same classes.
+            let predicted = try await runOp(
+                "model/predict", ["model": .path(trained["model"]!), "data": .path(wine.test)], outputs: ["predictions": "h5"], in: scratch, prefix: "\(prefix)-predict"
+            )
+            #expect(try DatasetFile.read(predicted["predictions"]!).rowCount == 36)
+        }
+        let badShare = await thrownDescription {
+            _ = try await runOp(
+                "train/forest", ["train": .path(wine.train), "max_features": .value(.string("most"))], outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "bad"
+            )
+        }
+        #expect(badShare == "train/forest: max_features is 'most'; give all, sqrt, log2, a count of features or a share in (0, 1]")
     }
 
     @Test func fineTuneAndVote() async throws {

@@ -11,6 +11,7 @@ import Testing
         ("digits-semi-supervised.yaml", []),
         ("digits-transfer.yaml", [("epochs", "3")]),
         ("reinforcement.yaml", []),
+        ("digits-ensembles.yaml", [("trees", "30"), ("rounds", "20")]),
     ]
 
     @Test(arguments: examples.indices)

@@ -176,6 +176,20 @@ func only(_ classes: [Int64], of dataset: Dataset) -> Dataset {
         #expect(throws: VotingError.self) { try VotingModel(members: [], voting: .soft) }
     }
 
+    @Test func votingLogisticMLPAndForestOnDigitsIsAtLeastAsGoodAsItsBestMember() throws {
+        let (train, test) = try prepared("digits.csv", label: "digit")
+        var members = try members(train)
+        var forest = RandomForest()
+        forest.trees = 50
+        forest.threads = 2
+        var info = members[0].info
+        info.framework = "forest"
+        members.append(VotingModel.Member(model: .trees(try forest.fit(train)), info: info))
+        let best = members.map { accuracy($0.model.supervised!, on: test) }.max()!
+        let soft = accuracy(try VotingModel(members: members, voting: .soft), on: test)
+        #expect(soft >= best, "soft voting \(soft), best member \(best)")
+    }
+
     @Test func anEnsembleCheckpointHoldsItsMembersWhole() throws {
         let (train, test) = try prepared("wine.csv", label: "cultivar")
         let ensemble = try VotingModel(members: try members(train), voting: .soft)

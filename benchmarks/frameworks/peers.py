@@ -2,8 +2,9 @@
 """The Python side of the frameworks benchmark: scikit-learn and PyTorch on the same files.
 
 usage: peers.py FRAMEWORK TRAIN.h5 TEST.h5 THREADS [EPOCHS]
-FRAMEWORK: logistic | kmeans | pca (scikit-learn), mlp-torch (PyTorch), mlp-sklearn (scikit-learn).
-Prints "seconds score" like blacktail-frameworks-benchmark.
+FRAMEWORK: logistic | kmeans | pca | forest | boosted (scikit-learn), mlp-torch (PyTorch),
+mlp-sklearn (scikit-learn). For forest and boosted, EPOCHS is the number of trees or rounds (100 when
+not given). Prints "seconds score" like blacktail-frameworks-benchmark.
 """
 import sys
 import time
@@ -28,6 +29,7 @@ def main():
     # Imports and library set-up are not timed.
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     if framework == "mlp-torch":
@@ -44,6 +46,13 @@ def main():
         elif framework == "pca":
             model = PCA(n_components=16, svd_solver="covariance_eigh").fit(x)
             score = float(model.explained_variance_ratio_.sum())
+        elif framework == "forest":
+            model = RandomForestClassifier(n_estimators=epochs or 100, n_jobs=threads, random_state=0).fit(x, y)
+            score = float((model.predict(tx) == ty).mean())
+        elif framework == "boosted":
+            model = HistGradientBoostingClassifier(max_iter=epochs or 100, learning_rate=0.1, max_leaf_nodes=31,
+                                                   early_stopping=False, random_state=0).fit(x, y)
+            score = float((model.predict(tx) == ty).mean())
         elif framework == "mlp-sklearn":
             model = MLPClassifier(hidden_layer_sizes=(64,), batch_size=64, learning_rate_init=0.001, alpha=1e-4,
                                   max_iter=epochs or 20, n_iter_no_change=10**9, random_state=0).fit(x, y)

@@ -63,6 +63,18 @@ struct SelfTrainingOp: Op {
                     if let epochs { learner.epochs = epochs }
                     let (network, state) = learner.start(inputs: dataset.featureCount, outputs: dataset.classes.count, output: .softmax)
                     return .network(try learner.train(dataset, from: network, state: state, file: path).model)
+                case "forest":
+                    var learner = RandomForest()
+                    learner.seed = seed
+                    learner.threads = context.threadBudget
+                    if let epochs { learner.trees = epochs }
+                    return .trees(try learner.fit(dataset, file: path))
+                case "boosted":
+                    var learner = GradientBoostedTrees()
+                    learner.seed = seed
+                    learner.threads = context.threadBudget
+                    if let epochs { learner.iterations = epochs }
+                    return .trees(try learner.fit(dataset, file: path))
                 default:
                     throw OpError("train/self-training: unknown base '\(base)'")
                 }
@@ -138,5 +150,117 @@ struct VoteOp: Op {
         )
         try Checkpoint.write(.voting(ensemble), info: info, to: try context.outputPath("model"))
         context.logger.info("\(members.count) members, \(voting.rawValue) voting")
+    }
+}
+
+/// What the tree ops share: the settings every learner of trees takes, and writing its results.
+enum TreeOpSupport {
+    /// `max_features`: `all`, `sqrt`, `log2`, a count (`"12"`) or a share (`"0.5"`).
+    static func maxFeatures(_ context: OpContext) throws -> DecisionTreeLearner.MaxFeatures? {
+        guard let text = context.optionalValue("max_features")?.interpolated else { return nil }
+        switch text {
+        case "all": return .all
+        case "sqrt": return .sqrt
+        case "log2": return .log2
+        default:
+            if let count = Int(text), count >= 1 { return .count(count) }
+            if let share = Double(text), share > 0, share <= 1 { return .fraction(share) }
+            throw OpError("\(context.opName): max_features is '\(text)'; give all, sqrt, log2, a count of features or a share in (0, 1]")
+        }
+    }
+
+    static func criterion(_ context: OpContext) throws -> DecisionTreeLearner.Criterion? {
+        let name = try context.string("criterion")
+        guard name != "auto" else { return nil }
+        guard let criterion = DecisionTreeLearner.Criterion(rawValue: name) else { throw OpError("\(context.opName): unknown criterion '\(name)'") }
+        return criterion
+    }
+
+    static func maxDepth(_ context: OpContext) -> Int? {
+        if case .int(let depth)? = context.optionalValue("max_depth") { return depth }
+        return nil
+    }
+
+    /// Writes the trained trees' checkpoint and their training metrics (with the trees grown).
+    static func write(_ model: TreeEnsemble, framework: String, train: Dataset, validation: Dataset?, _ context: OpContext) throws {
+        try Checkpoint.write(.trees(model), info: try ModelOpSupport.info(context, framework: framework, train: train), to: try context.outputPath("model"))
+        var metrics = ModelOpSupport.trainingMetrics(model, train: train, validation: validation)
+        metrics["trees"] = Double(model.trees.count)
+        metrics["leaves"] = Double(model.trees.reduce(0) { $0 + $1.leafCount })
+        try ModelOpSupport.writeMetrics(metrics, context)
+    }
+}
+
+struct TrainTreeOp: Op {
+    let signature = BuiltinOps.signature("train/tree")
+
+    func run(_ context: OpContext) async throws {
+        let (train, path) = try DataOpSupport.read(context, "train")
+        let validation = try DataOpSupport.readOptional(context, "validation")?.dataset
+        var learner = DecisionTreeLearner()
+        learner.criterion = try TreeOpSupport.criterion(context)
+        learner.maxDepth = TreeOpSupport.maxDepth(context)
+        learner.minSamplesLeaf = try context.int("min_samples_leaf")
+        learner.minSamplesSplit = try context.int("min_samples_split")
+        learner.maxFeatures = try TreeOpSupport.maxFeatures(context) ?? .all
+        learner.seed = try DataOpSupport.seed(context)
+        learner.threads = context.threadBudget
+        let model = try learner.fit(train, validation: validation, file: path)
+        try TreeOpSupport.write(model, framework: "tree", train: train, validation: validation, context)
+    }
+}
+
+struct TrainForestOp: Op {
+    let signature = BuiltinOps.signature("train/forest")
+
+    func run(_ context: OpContext) async throws {
+        let (train, path) = try DataOpSupport.read(context, "train")
+        let validation = try DataOpSupport.readOptional(context, "validation")?.dataset
+        let forest = try Self.forest(context)
+        let model = try forest.fit(
+            train, validation: validation, file: path,
+            report: ModelOpSupport.epochReporter(context, epochs: forest.trees, rows: train.rowCount)
+        )
+        try TreeOpSupport.write(model, framework: "forest", train: train, validation: validation, context)
+    }
+
+    /// The forest the step's arguments describe.
+    static func forest(_ context: OpContext) throws -> RandomForest {
+        var forest = RandomForest()
+        forest.trees = try context.int("trees")
+        forest.criterion = try TreeOpSupport.criterion(context)
+        forest.maxDepth = TreeOpSupport.maxDepth(context)
+        forest.minSamplesLeaf = try context.int("min_samples_leaf")
+        forest.minSamplesSplit = try context.int("min_samples_split")
+        forest.maxFeatures = try TreeOpSupport.maxFeatures(context)
+        forest.bootstrap = try context.bool("bootstrap")
+        forest.seed = try DataOpSupport.seed(context)
+        forest.threads = context.threadBudget
+        return forest
+    }
+}
+
+struct TrainBoostedOp: Op {
+    let signature = BuiltinOps.signature("train/boosted")
+
+    func run(_ context: OpContext) async throws {
+        let (train, path) = try DataOpSupport.read(context, "train")
+        let validation = try DataOpSupport.readOptional(context, "validation")?.dataset
+        var boosting = GradientBoostedTrees()
+        boosting.iterations = try context.int("iterations")
+        boosting.learningRate = try context.double("learning_rate")
+        boosting.maxLeafNodes = try context.int("max_leaf_nodes")
+        boosting.maxDepth = TreeOpSupport.maxDepth(context)
+        boosting.minSamplesLeaf = try context.int("min_samples_leaf")
+        boosting.l2 = try context.double("l2")
+        boosting.maxBins = try context.int("max_bins")
+        boosting.patience = try context.int("patience")
+        boosting.seed = try DataOpSupport.seed(context)
+        boosting.threads = context.threadBudget
+        let model = try boosting.fit(
+            train, validation: validation, file: path,
+            report: ModelOpSupport.epochReporter(context, epochs: boosting.iterations, rows: train.rowCount)
+        )
+        try TreeOpSupport.write(model, framework: "boosted", train: train, validation: validation, context)
     }
 }

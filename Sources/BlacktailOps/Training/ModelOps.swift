@@ -245,7 +245,7 @@ struct PredictOp: Op {
         predictions.targetName = info.targetName
         var extra: (name: String, values: Matrix)?
         switch trained {
-        case .network, .labelPropagation, .voting:
+        case .network, .trees, .labelPropagation, .voting:
             let model = try ModelOpSupport.supervised(trained, context, path: modelPath)
             let outputs = model.outputs(inputs)
             if model.isClassifier {

@@ -2,8 +2,10 @@
 //
 // usage: blacktail-frameworks-benchmark prepare CSV_OR_GENERATED LABEL OUTPUT_PREFIX
 //        blacktail-frameworks-benchmark FRAMEWORK TRAIN.h5 TEST.h5 THREADS [EPOCHS]
-// FRAMEWORK is logistic, mlp, kmeans or pca. Prints "seconds score": test accuracy for the
-// classifiers, inertia on the training rows for k-means, the explained variance ratio for PCA.
+// FRAMEWORK is logistic, mlp, kmeans, pca, forest or boosted. Prints "seconds score": test accuracy
+// for the classifiers, inertia on the training rows for k-means, the explained variance ratio for
+// PCA. EPOCHS is the number of trees for the forest and of rounds for boosted trees (100 when not
+// given); the time includes predicting the test rows, as on the Python side.
 import BlacktailData
 import Foundation
 import Frameworks
@@ -67,6 +69,18 @@ do {
             case "pca":
                 let model = try PrincipalComponents.fit(train.featureMatrix, components: 16)
                 score = model.explainedVarianceRatio.reduce(0, +)
+            case "forest":
+                var forest = RandomForest()
+                forest.trees = epochs ?? 100
+                forest.threads = Int(arguments[3])!
+                let model = try forest.fit(train)
+                score = Metrics.classification(probabilities: model.outputs(test.featureMatrix, threads: forest.threads), labels: test.classIDs!)["accuracy"]!
+            case "boosted":
+                var boosted = GradientBoostedTrees()
+                boosted.iterations = epochs ?? 100
+                boosted.threads = Int(arguments[3])!
+                let model = try boosted.fit(train)
+                score = Metrics.classification(probabilities: model.outputs(test.featureMatrix, threads: boosted.threads), labels: test.classIDs!)["accuracy"]!
             default:
                 FileHandle.standardError.write(Data("unknown framework \(framework)\n".utf8))
                 exit(64)
@@ -74,7 +88,7 @@ do {
         }
         print(String(format: "%.4f %.6f", elapsed, score))
     case nil:
-        FileHandle.standardError.write(Data("usage: blacktail-frameworks-benchmark prepare|logistic|mlp|kmeans|pca ...\n".utf8))
+        FileHandle.standardError.write(Data("usage: blacktail-frameworks-benchmark prepare|logistic|mlp|kmeans|pca|forest|boosted ...\n".utf8))
         exit(64)
     }
 } catch {
