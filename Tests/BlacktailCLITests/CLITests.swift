@@ -134,7 +134,10 @@ import Testing
         #expect(all.stdout.contains("market/publish@1  (not yet runnable)\n"))
         let train = try run(["ops", "train"])
         let names = train.stdout.split(separator: "\n").filter { !$0.hasPrefix(" ") }.map { $0.split(separator: "@")[0] }
-        #expect(names == ["train/linear", "train/logistic", "train/mlp", "train/kmeans", "train/pca"])
+        #expect(names == [
+            "train/linear", "train/logistic", "train/mlp", "train/kmeans", "train/pca", "train/tree", "train/forest", "train/boosted",
+            "train/finetune", "train/self-training", "train/label-propagation", "train/q-learning", "train/policy-gradient",
+        ])
         let json = try run(["ops", "data/split", "--format", "json"])
         let ops = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
         #expect(ops?.count == 1)

@@ -87,9 +87,11 @@ import Testing
             }
         }
         #expect(BuiltinOps.catalogue.entries.filter(\.isRunnable).map(\.signature.name).sorted() == [
-            "data/generate", "data/import-csv", "data/normalize", "data/sample", "data/select-features", "data/shuffle", "data/split",
-            "eval/classification", "eval/clustering", "eval/regression", "model/predict", "model/select-best",
-            "train/kmeans", "train/linear", "train/logistic", "train/mlp", "train/pca",
+            "data/generate", "data/import-csv", "data/mask-labels", "data/normalize", "data/sample", "data/select-classes",
+            "data/select-features", "data/shuffle", "data/split",
+            "eval/classification", "eval/clustering", "eval/regression", "eval/rl", "model/predict", "model/select-best", "model/vote",
+            "train/boosted", "train/finetune", "train/forest", "train/kmeans", "train/label-propagation", "train/linear", "train/logistic",
+            "train/mlp", "train/pca", "train/policy-gradient", "train/q-learning", "train/self-training", "train/tree",
         ])
     }
 }

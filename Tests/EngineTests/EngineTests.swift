@@ -157,7 +157,8 @@ import Testing
         let runID = try await bench.submit(yaml, options: Submitter.Options(failFast: true))
         let started = Date()
         let tasks = try await bench.runToEnd(runID)
-        #expect(Date().timeIntervalSince(started) < 20)
+        // Well before the 30 s sleep would end; the margin is for a suite that keeps the cores busy.
+        #expect(Date().timeIntervalSince(started) < 25)
         #expect(try await bench.state(runID) == .failed)
         #expect(tasks["slow"]?.snapshot.state == .cancelled)
         #expect(tasks["waiting"]?.snapshot.state == .cancelled)
@@ -180,8 +181,9 @@ import Testing
             let worker = bench.worker()
             return worker
         }())
-        // SIGTERM is ignored by the shell, so SIGKILL ends it after the grace period.
-        #expect(Date().timeIntervalSince(started) < 15)
+        // SIGTERM is ignored by the shell, so SIGKILL ends it after the grace period (1 s + 5 s),
+        // well before its 30 s sleep would; the margin is for a suite that keeps the cores busy.
+        #expect(Date().timeIntervalSince(started) < 25)
         #expect(tasks["slow"]?.snapshot.state == .failed)
         #expect(tasks["slow"]?.snapshot.message == "timed out after 1.0s")
     }
@@ -230,7 +232,8 @@ import Testing
         }
         let started = Date()
         let tasks = try await bench.runToEnd(runID, worker: bench.worker(lease: 3))
-        #expect(Date().timeIntervalSince(started) < 20)
+        // Well before the 60 s sleep would end; the margin is for a suite that keeps the cores busy.
+        #expect(Date().timeIntervalSince(started) < 40)
         #expect(try await bench.state(runID) == .cancelled)
         #expect(tasks["slow"]?.snapshot.state == .cancelled)
         #expect(tasks["next"]?.snapshot.state == .cancelled)
