@@ -318,3 +318,48 @@ import Testing
 }
 
 import BlacktailOps
+
+/// An op that holds its thread for `seconds`, as a long computation does.
+struct ThreadHoldingOp: Op {
+    let signature = OpSignature(
+        name: "test/hold", version: 1, summary: "Holds its thread.",
+        arguments: [.init("seconds", .float, summary: "how long")], outputs: []
+    )
+
+    func run(_ context: OpContext) async throws {
+        hold(for: try context.double("seconds"))
+    }
+
+    /// A synchronous wait, which keeps the thread as a computation would.
+    private func hold(for seconds: Double) {
+        usleep(useconds_t(seconds * 1_000_000))
+    }
+}
+
+@Suite struct OpThreadTests {
+    /// More ops than Swift's cooperative pool has threads, each computing (here, sleeping) far
+    /// longer than its timeout: each runs on a thread of its own, so the worker's timers still fire.
+    @Test func opsThatHoldTheirThreadsStillTimeOut() async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let count = ProcessInfo.processInfo.activeProcessorCount + 1
+        let catalogue = OpCatalogue(signatures: BuiltinOps.catalogue.signatures.all + [ThreadHoldingOp().signature], implementations: [ThreadHoldingOp()])
+        let steps = (0..<count).map { "  hold\($0):\n    uses: test/hold\n    with: { seconds: 20 }\n    timeout: 1s\n" }.joined()
+        let path = "\(bench.folder)/hold.yaml"
+        try "version: 1\nname: hold\nsteps:\n\(steps)".write(toFile: path, atomically: true, encoding: .utf8)
+        let compilation = PipelineCompiler(signatures: catalogue.signatures).compile(path: path)
+        let plan = try #require(compilation.plan)
+        let submission = Submitter.submission(
+            plan: plan, pipelinePath: "hold.yaml", projectDirectory: TestBench.projectRoot, signatures: catalogue.signatures, options: Submitter.Options()
+        )
+        let runID = try await bench.store.submit(submission, now: Date().timeIntervalSince1970).runID
+        var configuration = Worker.Configuration(concurrency: count, cpu: Double(count))
+        configuration.pollSeconds = 0.05
+        let worker = Worker(store: bench.store, executor: TaskExecutor(workspace: bench.workspace, catalogue: catalogue), configuration: configuration)
+        let started = Date()
+        let tasks = try await bench.runToEnd(runID, worker: worker)
+        // Long before the ops would return by themselves.
+        #expect(Date().timeIntervalSince(started) < 12)
+        #expect(tasks.values.allSatisfy { $0.snapshot.message == "timed out after 1.0s" })
+    }
+}

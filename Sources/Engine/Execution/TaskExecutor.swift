@@ -320,8 +320,10 @@ public struct TaskExecutor: Sendable {
         )
         defer { Folder.remove(context.scratchDirectory) }
         try writeRecord(task, folder: folder, arguments: context.arguments, outputs: outputPaths)
+        let thread = OpThread(name: "op \(task.spec.nodeID)")
+        defer { thread.stop() }
         try await withTimeout(task.spec.timeoutSeconds) {
-            try await op.run(context)
+            try await withTaskExecutorPreference(thread) { try await op.run(context) }
         }
     }
 
