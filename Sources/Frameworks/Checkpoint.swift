@@ -232,6 +232,10 @@ public enum Checkpoint {
             throw failure("has a model of kind '\(structure)' (framework '\(framework)'), which this build does not read")
         }
         let featureNames = try root.attribute("feature_names")?.stringsValue ?? []
+        // A model used on rows of another width would multiply matrices that do not fit.
+        if !featureNames.isEmpty, let width = model.inputWidth, width != featureNames.count {
+            throw failure("the model takes \(width) features, but 'feature_names' names \(featureNames.count)")
+        }
         var hyperparameters: [(String, HyperparameterValue)] = []
         if root.contains("hyperparameters") {
             let group = try root.group("hyperparameters")

@@ -26,6 +26,18 @@ public enum TrainedModel: Sendable, Equatable {
         }
     }
 
+    /// The number of features a row must have, for the kinds of model that say it in their
+    /// parameters; nil for the others (trees check their own, voting its members').
+    var inputWidth: Int? {
+        switch self {
+        case .network(let network): network.inputCount
+        case .kmeans(let kmeans): kmeans.centroids.columns
+        case .pca(let pca): pca.components.columns
+        case .labelPropagation(let model): model.features.columns
+        case .trees, .voting, .qTable: nil
+        }
+    }
+
     /// What `/architecture`'s `model` attribute calls this kind of model in a checkpoint.
     public var structure: String {
         switch self {

@@ -183,5 +183,10 @@ func prepared(_ file: String, label: String, stratify: Bool = true) throws -> (t
         let (read, readInfo, _) = try Checkpoint.read(good)
         #expect(read == .network(model))
         #expect(readInfo.framework == "linear")
+        // Parameters that do not fit the features named are refused, not multiplied.
+        try HDF5File.withFile(at: good, mode: .readWrite) { file in
+            try file.root.setAttribute("feature_names", .strings(["a", "b", "c"]))
+        }
+        #expect(message(good) == "\(good): the model takes 4 features, but 'feature_names' names 3")
     }
 }
