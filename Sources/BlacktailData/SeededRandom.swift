@@ -70,6 +70,10 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Hashable {
     }
 
     /// Shuffles in place (Fisher-Yates, from the end).
+    ///
+    /// Inlinable, so that callers in other modules get it specialised for their element type
+    /// (training shuffles every epoch).
+    @inlinable
     public mutating func shuffle<Element>(_ elements: inout [Element]) {
         guard elements.count > 1 else { return }
         for index in stride(from: elements.count - 1, to: 0, by: -1) {

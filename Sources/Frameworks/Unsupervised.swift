@@ -56,13 +56,15 @@ public struct KMeans: Sendable {
                     nonisolated(unsafe) let countsOut = countPointer
                     Parallel.forEachPart(features.rows, parts: parts) { part, range in
                         features.values.withUnsafeBufferPointer { values in
-                            let sumBase = part * k * width
+                            let partSums = sumsOut.baseAddress! + part * k * width
                             for row in range {
                                 let cluster = clusters[row]
                                 countsOut[part * k + cluster] += 1
-                                let base = row * width
-                                let target = sumBase + cluster * width
-                                for column in 0..<width { sumsOut[target + column] += Double(values[base + column]) }
+                                // Through plain pointers, so that the loop is vectorised: indices
+                                // checked for overflow element by element kept it scalar.
+                                let source = values.baseAddress! + row * width
+                                let target = partSums + cluster * width
+                                for column in 0..<width { target[column] += Double(source[column]) }
                             }
                         }
                     }

@@ -39,6 +39,11 @@ public struct Matrix: Sendable, Equatable {
     }
 
     /// The rows at `indices`, in that order.
+    ///
+    /// Inlinable, so that callers in other modules get it specialised for their collection: a
+    /// generic copy walks the indices through metadata lookups, and minibatch training calls it
+    /// once per step.
+    @inlinable
     public func rows(_ indices: some Collection<Int>) -> Matrix {
         var result = [Float]()
         result.reserveCapacity(indices.count * columns)
