@@ -204,8 +204,8 @@ public enum Checkpoint {
             }
             let features = try matrix("features")
             let distributions = try matrix("label_distributions")
-            guard features.rows == distributions.rows, features.rows >= 1 else {
-                throw failure("/parameters/features and /parameters/label_distributions differ in rows")
+            guard features.rows == distributions.rows, features.rows >= 1, features.columns >= 1, distributions.columns >= 1 else {
+                throw failure("/parameters/features and /parameters/label_distributions are not rows of features and their class probabilities")
             }
             model = .labelPropagation(LabelPropagationModel(
                 kernel: kernel, neighbors: Int(neighbors), gamma: gamma, features: features, distributions: distributions
@@ -235,6 +235,11 @@ public enum Checkpoint {
         // A model used on rows of another width would multiply matrices that do not fit.
         if !featureNames.isEmpty, let width = model.inputWidth, width != featureNames.count {
             throw failure("the model takes \(width) features, but 'feature_names' names \(featureNames.count)")
+        }
+        let classes = try root.attribute("classes")?.stringsValue ?? []
+        // Evaluation reads a row's probability of its class by the class's id.
+        if task == .classification, let classifier = model.supervised, classifier.isClassifier, classifier.outputCount != classes.count {
+            throw failure("the model gives \(classifier.outputCount) class probabilities, but 'classes' names \(classes.count)")
         }
         var hyperparameters: [(String, HyperparameterValue)] = []
         if root.contains("hyperparameters") {
@@ -281,7 +286,7 @@ public enum Checkpoint {
         }
         let info = ModelInfo(
             framework: framework, task: task, featureNames: featureNames,
-            classes: try root.attribute("classes")?.stringsValue ?? [], targetName: try text("target_name"),
+            classes: classes, targetName: try text("target_name"),
             hyperparameters: hyperparameters, createdBy: try text("created_by"),
             preprocessing: try Scaler.read(from: root), blasThreads: blasThreads,
             parentSHA256: try text("parent_sha256"), environment: environment

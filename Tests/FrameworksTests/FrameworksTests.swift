@@ -188,5 +188,17 @@ func prepared(_ file: String, label: String, stratify: Bool = true) throws -> (t
             try file.root.setAttribute("feature_names", .strings(["a", "b", "c"]))
         }
         #expect(message(good) == "\(good): the model takes 4 features, but 'feature_names' names 3")
+        // A classifier whose outputs are not its classes is refused too.
+        let classifier = folder.appendingPathComponent("logistic.h5").path
+        var logistic = LogisticRegression()
+        logistic.epochs = 2
+        var classifierInfo = info
+        (classifierInfo.framework, classifierInfo.task, classifierInfo.classes) = ("logistic", .classification, train.classes)
+        try Checkpoint.write(.network(try logistic.fit(train).model), info: classifierInfo, to: classifier)
+        #expect(message(classifier) == nil)
+        try HDF5File.withFile(at: classifier, mode: .readWrite) { file in
+            try file.root.setAttribute("classes", .strings(["setosa", "versicolor"]))
+        }
+        #expect(message(classifier) == "\(classifier): the model gives 3 class probabilities, but 'classes' names 2")
     }
 }
