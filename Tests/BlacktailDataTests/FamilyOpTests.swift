@@ -51,6 +51,12 @@ import Testing
             )
         }
         #expect(unknown == "data/select-classes: \(wine.train) has no class 'class_3'; its classes are class_0, class_1, class_2")
+        let none = await thrownDescription {
+            _ = try await runOp(
+                "data/select-classes", ["input": .path(wine.train), "classes": .value(.list([]))], outputs: ["dataset": "h5"], in: scratch, prefix: "none"
+            )
+        }
+        #expect(none == "data/select-classes: 'classes' is empty; name at least one class to keep")
     }
 
     @Test func semiSupervisedOpsTrainOnPartlyLabelledData() async throws {

@@ -231,6 +231,7 @@ struct SelectClassesOp: Op {
         }
         guard case .list(let items)? = context.optionalValue("classes") else { throw OpError("data/select-classes: 'classes' is a list of class names") }
         let names = items.map(\.interpolated)
+        guard !names.isEmpty else { throw OpError("data/select-classes: 'classes' is empty; name at least one class to keep") }
         var newID: [Int64: Int64] = [:]
         for (index, name) in names.enumerated() {
             guard let old = dataset.classes.firstIndex(of: name) else {
