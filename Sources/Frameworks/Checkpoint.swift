@@ -167,10 +167,7 @@ public enum Checkpoint {
         var layerCount = 0
         switch structure {
         case "network":
-            let widths = try architecture.attribute("layers").flatMap { value -> [Int64]? in
-                if case .ints(let ints) = value { return ints }
-                return nil
-            } ?? []
+            let widths = try architecture.attribute("layers")?.intsValue ?? []
             guard widths.count >= 2,
                 let output = DenseNetwork.Output(rawValue: try architecture.attribute("output")?.stringValue ?? ""),
                 let activation = DenseNetwork.Activation(rawValue: try architecture.attribute("activation")?.stringValue ?? "relu")
@@ -275,10 +272,7 @@ public enum Checkpoint {
         var environment: EnvironmentSpec?
         if let name = try root.attribute("environment")?.stringValue {
             let names = try root.attribute("environment_option_names")?.stringsValue ?? []
-            let values = try root.attribute("environment_option_values").flatMap { value -> [Double]? in
-                if case .doubles(let doubles) = value { return doubles }
-                return nil
-            } ?? []
+            let values = try root.attribute("environment_option_values")?.doublesValue ?? []
             guard names.count == values.count, Set(names).count == names.count else {
                 throw failure("the environment's option names and values do not pair up")
             }

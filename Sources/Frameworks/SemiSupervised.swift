@@ -99,16 +99,7 @@ public struct LabelPropagation: Sendable {
     }
 
     static func defaultGamma(_ features: Matrix) -> Double {
-        let means = features.columnSums().map { Double($0) / Double(max(features.rows, 1)) }
-        var variance = 0.0
-        for row in 0..<features.rows {
-            for column in 0..<features.columns {
-                let delta = Double(features[row, column]) - means[column]
-                variance += delta * delta
-            }
-        }
-        variance /= Double(max(features.rows * features.columns, 1))
-        return 1 / (Double(features.columns) * max(variance, 1e-12))
+        1 / (Double(features.columns) * max(KMeans.meanVariance(features), 1e-12))
     }
 }
 

@@ -93,6 +93,7 @@ public struct KMeans: Sendable {
         return (model, assignment.distances.reduce(0, +))
     }
 
+    /// The mean over the features of their variance (the population one, dividing by N).
     static func meanVariance(_ features: Matrix) -> Double {
         guard features.rows > 0, features.columns > 0 else { return 0 }
         var sums = [Double](repeating: 0, count: features.columns)

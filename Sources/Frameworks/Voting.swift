@@ -24,10 +24,10 @@ public struct VotingModel: Sendable, Equatable {
         }
     }
 
-    public private(set) var members: [Member]
-    public private(set) var voting: Voting
+    public let members: [Member]
+    public let voting: Voting
     /// One weight per member, positive.
-    public private(set) var weights: [Double]
+    public let weights: [Double]
     public let isClassifier: Bool
     public let outputCount: Int
 

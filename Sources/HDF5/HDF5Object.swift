@@ -165,6 +165,24 @@ public enum HDF5AttributeValue: Sendable, Hashable {
         }
     }
 
+    /// The integers of an integer list, or of a single integer, as a list.
+    public var intsValue: [Int64]? {
+        switch self {
+        case .ints(let values): values
+        case .int(let value): [value]
+        default: nil
+        }
+    }
+
+    /// The numbers of a float list, or of a single float, as a list.
+    public var doublesValue: [Double]? {
+        switch self {
+        case .doubles(let values): values
+        case .double(let value): [value]
+        default: nil
+        }
+    }
+
     public var doubleValue: Double? {
         switch self {
         case .double(let value): value

@@ -162,6 +162,55 @@ import Testing
         }
         #expect(refused == "model/vote: member 1 (kmeans) is not a classifier or regressor")
     }
+
+    @Test func reinforcementOpsLearnEvaluateAndSayWhatDoesNotFit() async throws {
+        let scratch = try Scratch()
+        let grid = try await runOp(
+            "train/q-learning", ["size": .value(.int(3)), "episodes": .value(.int(300))], outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "grid"
+        )
+        let (model, info, _) = try Checkpoint.read(grid["model"]!)
+        guard case .qTable(let table) = model else { Issue.record("a Q-table expected, not \(model.structure)"); return }
+        #expect(table.states == 9 && info.task == .reinforcement)
+        #expect(info.environment == EnvironmentSpec(name: "grid-world", options: ["size": 3, "slip": 0, "max_steps": 100]))
+        let returns = try Metrics.read(grid["metrics"]!)
+        #expect(returns["episodes"] == 100 && returns["mean_return"]! <= -1)
+
+        let evaluated = try await runOp("eval/rl", ["model": .path(grid["model"]!), "episodes": .value(.int(10))], outputs: ["metrics": "json"], in: scratch, prefix: "evaluate")
+        #expect(try Metrics.read(evaluated["metrics"]!)["mean_return"] == returns["mean_return"])
+        let gated = await thrownDescription {
+            _ = try await runOp(
+                "eval/rl", ["model": .path(grid["model"]!), "min_mean_return": .value(.float(0))], outputs: ["metrics": "json"], in: scratch, prefix: "gate"
+            )
+        }
+        #expect(gated == "eval/rl at gate: mean_return is \(returns["mean_return"]!), below the required 0.0 ('min_mean_return')")
+        // Another grid than the table's, a model that does not act, and a table given to predict.
+        let otherGrid = await thrownDescription {
+            _ = try await runOp(
+                "eval/rl", ["model": .path(grid["model"]!), "environment": .value(.string("grid-world")), "size": .value(.int(4))],
+                outputs: ["metrics": "json"], in: scratch, prefix: "other"
+            )
+        }
+        #expect(otherGrid == "eval/rl: the Q-table has 9 states and 4 actions, but 'grid-world' has 16 states and 4 actions")
+        let wine = try await preparedWine(scratch)
+        let logistic = try await runOp(
+            "train/logistic", ["train": .path(wine.train), "epochs": .value(.int(2))], outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "logistic"
+        )
+        let notAgent = await thrownDescription {
+            _ = try await runOp("eval/rl", ["model": .path(logistic["model"]!)], outputs: ["metrics": "json"], in: scratch, prefix: "not-agent")
+        }
+        #expect(notAgent == "eval/rl: \(logistic["model"]!) is a logistic model, not a reinforcement-learning one (it names no environment)")
+        let predicted = await thrownDescription {
+            _ = try await runOp("model/predict", ["model": .path(grid["model"]!), "data": .path(wine.test)], outputs: ["predictions": "h5"], in: scratch, prefix: "predict")
+        }
+        #expect(predicted == "model/predict: \(grid["model"]!) is a reinforcement-learning model, which acts in an environment rather than on data; evaluate it with eval/rl")
+        // Q-learning needs discrete states.
+        let continuous = await thrownDescription {
+            _ = try await runOp(
+                "train/q-learning", ["environment": .value(.string("cart-pole"))], outputs: ["model": "h5", "metrics": "json"], in: scratch, prefix: "cart"
+            )
+        }
+        #expect(continuous == "train/q-learning: Q-learning needs an environment with discrete states, and 'cart-pole' has none; use the policy gradient")
+    }
 }
 
 /// The description of what an async `body` throws, or nil.

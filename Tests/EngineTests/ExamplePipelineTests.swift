@@ -20,11 +20,7 @@ import Testing
         let bench = try TestBench()
         defer { bench.remove() }
         let text = try String(contentsOfFile: "\(TestBench.projectRoot)/pipelines/\(file)", encoding: .utf8)
-        let submission = Submitter.submission(
-            plan: try bench.plan(text, parameters: parameters), pipelinePath: "pipelines/\(file)", projectDirectory: TestBench.projectRoot,
-            signatures: BuiltinOps.catalogue.signatures, options: Submitter.Options()
-        )
-        let runID = try await bench.store.submit(submission, now: Date().timeIntervalSince1970).runID
+        let runID = try await bench.store.submit(try bench.submission(text, parameters: parameters), now: Date().timeIntervalSince1970).runID
         let tasks = try await bench.runToEnd(runID)
         let failed = tasks.values.filter { $0.snapshot.state != .succeeded }.map { "\($0.spec.nodeID): \($0.snapshot.message ?? "\($0.snapshot.state)")" }
         #expect(failed.isEmpty, "\(file): \(failed.sorted().joined(separator: "; "))")

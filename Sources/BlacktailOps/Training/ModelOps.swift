@@ -238,6 +238,11 @@ struct PredictOp: Op {
     func run(_ context: OpContext) async throws {
         BLAS.setThreadCount(context.threadBudget)
         let (trained, info, modelPath) = try ModelOpSupport.model(context)
+        // Before the data is checked against the model's features, which an agent has none of.
+        let actsInAnEnvironment = OpError(
+            "model/predict: \(modelPath) is a reinforcement-learning model, which acts in an environment rather than on data; evaluate it with eval/rl"
+        )
+        if info.task == .reinforcement { throw actsInAnEnvironment }
         let (data, path) = try DataOpSupport.read(context, "data")
         let inputs = try modelInputs(data, for: info, applyingPreprocessing: true, file: path)
         var predictions = data
@@ -263,7 +268,7 @@ struct PredictOp: Op {
             predictions.targets = .classes(clusters.map(Int64.init))
             extra = ("distances", Matrix(rows: distances.count, columns: 1, values: distances.map(Float.init)))
         case .qTable:
-            throw OpError("model/predict: \(modelPath) is a Q-table, which acts in an environment rather than on data; evaluate it with eval/rl")
+            throw actsInAnEnvironment
         case .pca(let pca):
             // The projection takes the place of the features; the targets are kept.
             let projected = pca.transform(inputs)
