@@ -105,6 +105,7 @@ let package = Package(
                 "BlacktailOps",
                 "BlacktailData",
                 "Frameworks",
+                "HDF5",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -176,7 +177,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "PipelineLanguage", "BlacktailOps", "blacktail"],
+            dependencies: [
+                "Engine", "PipelineLanguage", "BlacktailOps", "BlacktailData", "Frameworks", "blacktail",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

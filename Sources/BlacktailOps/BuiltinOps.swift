@@ -35,6 +35,7 @@ public enum BuiltinOps {
         QLearningOp(),
         PolicyGradientOp(),
         EvalRLOp(),
+        MarketModelOp(),
     ]
 
     /// The declared signature of a built-in op, for its implementation to return.
@@ -504,8 +505,16 @@ public enum BuiltinOps {
                 .init("license", .string, .defaultValue(.string("CC-BY-4.0")), summary: "an SPDX licence identifier"),
                 .init("tags", .list(.string), .defaultValue(.list([])), summary: "search tags"),
                 .init("price", .float, .defaultValue(.float(0)), minimum: 0, summary: "the price in BLACK tokens; 0 is free"),
+                .init("key", .string, .optional, summary: "the signing key's name; the home's default key when not given"),
             ],
-            outputs: [.init("manifest", .file, summary: "the signed publish manifest")]
+            outputs: [.init("manifest", .file, summary: "the version's id, manifest and signature, as JSON")],
+            hasSideEffects: true
+        ),
+        OpSignature(
+            name: MarketModels.op, version: 1,
+            summary: "Gives a model of the market, pinned by digest when the plan is made; the compiler adds one for each ${{ market.NAME@VERSION }}.",
+            arguments: [.init("model", .artifact(.model), summary: "the model file")],
+            outputs: [.init("model", .model, summary: "the same model")]
         ),
     ]
 }

@@ -27,6 +27,8 @@ public struct OpContext: Sendable {
         case paths([String])
     }
 
+    /// The run the node belongs to; empty when an op runs outside the engine.
+    public var runID: String
     /// The plan node being run (`train[2]`), for messages.
     public var nodeID: String
     public var opName: String
@@ -48,6 +50,7 @@ public struct OpContext: Sendable {
     public var deterministic: Bool
 
     public init(
+        runID: String = "",
         nodeID: String,
         opName: String,
         arguments: [String: Argument],
@@ -59,6 +62,7 @@ public struct OpContext: Sendable {
         threadBudget: Int,
         deterministic: Bool = true
     ) {
+        self.runID = runID
         self.nodeID = nodeID
         self.opName = opName
         self.arguments = arguments

@@ -8,6 +8,7 @@ import Foundation
 ///   artifacts/ab/cdef...    content-addressed files, read-only
 ///   staging/                copies of project files on their way into artifacts/
 ///   tasks/RUN/NODE/ATTEMPT/ command or op arguments, stdout, stderr, exit status, outputs
+///   keys/                   the Ed25519 keys that sign published models (owner only)
 /// ```
 public struct Workspace: Sendable {
     public let root: String
@@ -21,6 +22,7 @@ public struct Workspace: Sendable {
     public var storePath: String { "\(root)/store.sqlite" }
     public var artifacts: ArtifactStore { ArtifactStore(root: "\(root)/artifacts", staging: "\(root)/staging") }
     public var tasksRoot: String { "\(root)/tasks" }
+    public var keysFolder: String { "\(root)/keys" }
 
     /// The folder of one attempt of one task.
     public func attemptFolder(run: String, node: String, attempt: Int) -> String {

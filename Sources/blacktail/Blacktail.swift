@@ -28,6 +28,10 @@ struct Blacktail: AsyncParsableCommand {
             ScheduleCommand.self,
             SchedulerCommand.self,
             GCCommand.self,
+            KeysCommand.self,
+            MarketCommand.self,
+            PredictCommand.self,
+            ReproduceCommand.self,
         ]
     )
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import PipelineLanguage
 
 extension GraphRenderer.Format: ExpressibleByArgument {}
@@ -18,7 +19,8 @@ struct Graph: AsyncParsableCommand {
     var format: GraphRenderer.Format = .dot
 
     func run() async throws {
-        let compilation = CompilerFrontend.compile(file, parameters: try parameters.parsed())
+        let market = await CompilerFrontend.marketModels(of: file, registry: CompilerFrontend.defaultRegistry())
+        let compilation = CompilerFrontend.compile(file, parameters: try parameters.parsed(), market: market)
         guard let plan = compilation.plan else { throw ExitCode.failure }
         print(GraphRenderer.render(plan, as: format), terminator: "")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlacktailOps
+import Engine
 import PipelineLanguage
 
 struct Ops: AsyncParsableCommand {
@@ -28,7 +29,13 @@ struct Ops: AsyncParsableCommand {
         switch format {
         case .json:
             let subset = OpCatalogue(signatures: entries.map(\.signature), implementations: entries.compactMap(\.implementation))
-            print(subset.json.prettyText, terminator: "")
+            guard case .array(let items) = subset.json else { return }
+            let marked: [JSONValue] = items.map { item in
+                guard case .object(var object) = item, case .string(let name)? = object["name"], EngineOps.names.contains(name) else { return item }
+                object["runnable"] = .bool(true)
+                return .object(object)
+            }
+            print(JSONValue.array(marked).prettyText, terminator: "")
         case .text:
             print(entries.map(Self.describe).joined(separator: "\n"), terminator: "")
         }
@@ -36,7 +43,8 @@ struct Ops: AsyncParsableCommand {
 
     static func describe(_ entry: OpCatalogue.Entry) -> String {
         let signature = entry.signature
-        var text = "\(signature.name)@\(signature.version)\(entry.isRunnable ? "" : "  (not yet runnable)")\n"
+        let runnable = entry.isRunnable || EngineOps.names.contains(signature.name)
+        var text = "\(signature.name)@\(signature.version)\(runnable ? "" : "  (not yet runnable)")\n"
         text += "  \(signature.summary)\n"
         if !signature.arguments.isEmpty {
             text += "  with:\n"

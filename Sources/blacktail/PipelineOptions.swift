@@ -32,7 +32,9 @@ enum CompilerFrontend {
     static let compiler = PipelineCompiler(signatures: BuiltinOps.catalogue.signatures)
 
     /// Compiles a file and writes its diagnostics to standard error as text.
-    static func compile(_ path: String, parameters: [(name: String, value: String)]) -> Compilation {
+    static func compile(_ path: String, parameters: [(name: String, value: String)], market: [String: MarketModels.Resolution] = [:]) -> Compilation {
+        var compiler = compiler
+        compiler.marketModels = market
         let compilation = compiler.compile(path: path, parameters: parameters)
         writeDiagnostics(of: compilation)
         return compilation

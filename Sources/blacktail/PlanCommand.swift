@@ -28,7 +28,9 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
 
     func run() async throws {
-        let compilation = CompilerFrontend.compile(file, parameters: try parameters.parsed())
+        let registry = FileManager.default.fileExists(atPath: home.workspace.storePath) ? try? SQLiteStore(path: home.workspace.storePath) : nil
+        let market = await CompilerFrontend.marketModels(of: file, registry: registry)
+        let compilation = CompilerFrontend.compile(file, parameters: try parameters.parsed(), market: market)
         guard let plan = compilation.plan else { throw ExitCode.failure }
         switch format {
         case .text:

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import PipelineLanguage
 
 struct Validate: AsyncParsableCommand {
@@ -19,18 +20,21 @@ struct Validate: AsyncParsableCommand {
         let parameters = try parameters.parsed()
         var failed = false
         var reports: [JSONValue] = []
+        let registry = CompilerFrontend.defaultRegistry()
         for file in files {
             let compilation: Compilation
             switch format {
             case .text:
-                compilation = CompilerFrontend.compile(file, parameters: parameters)
+                compilation = CompilerFrontend.compile(file, parameters: parameters, market: await CompilerFrontend.marketModels(of: file, registry: registry))
                 if let plan = compilation.plan {
                     let warnings = compilation.diagnostics.count { $0.severity == .warning }
                     let suffix = warnings == 0 ? "" : ", \(warnings) warning\(warnings == 1 ? "" : "s")"
                     print("\(file): ok (\(plan.nodes.count) node\(plan.nodes.count == 1 ? "" : "s")\(suffix))")
                 }
             case .json:
-                compilation = CompilerFrontend.compiler.compile(path: file, parameters: parameters)
+                var compiler = CompilerFrontend.compiler
+                compiler.marketModels = await CompilerFrontend.marketModels(of: file, registry: registry)
+                compilation = compiler.compile(path: file, parameters: parameters)
                 reports.append([
                     "file": .string(file),
                     "ok": .bool(!compilation.hasErrors),

@@ -89,7 +89,7 @@ import Testing
         #expect(BuiltinOps.catalogue.entries.filter(\.isRunnable).map(\.signature.name).sorted() == [
             "data/generate", "data/import-csv", "data/mask-labels", "data/normalize", "data/sample", "data/select-classes",
             "data/select-features", "data/shuffle", "data/split",
-            "eval/classification", "eval/clustering", "eval/regression", "eval/rl", "model/predict", "model/select-best", "model/vote",
+            "eval/classification", "eval/clustering", "eval/regression", "eval/rl", "market/model", "model/predict", "model/select-best", "model/vote",
             "train/boosted", "train/finetune", "train/forest", "train/kmeans", "train/label-propagation", "train/linear", "train/logistic",
             "train/mlp", "train/pca", "train/policy-gradient", "train/q-learning", "train/self-training", "train/tree",
         ])

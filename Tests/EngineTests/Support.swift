@@ -25,10 +25,12 @@ struct TestBench {
     }
 
     /// Compiles pipeline text (the project folder is the repository, so datasets/ resolve).
-    func plan(_ yaml: String, parameters: [(name: String, value: String)] = []) throws -> Plan {
+    func plan(_ yaml: String, parameters: [(name: String, value: String)] = [], market: [String: MarketModels.Resolution] = [:]) throws -> Plan {
         let path = "\(folder)/pipeline-\(UUID().uuidString.prefix(8)).yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        let compilation = PipelineCompiler(signatures: BuiltinOps.catalogue.signatures).compile(path: path, parameters: parameters)
+        var compiler = PipelineCompiler(signatures: BuiltinOps.catalogue.signatures)
+        compiler.marketModels = market
+        let compilation = compiler.compile(path: path, parameters: parameters)
         guard let plan = compilation.plan, !compilation.hasErrors else {
             Issue.record("the pipeline does not compile:\n\(DiagnosticRenderer.text(compilation.diagnostics, in: compilation.source))")
             throw EngineError("compile")
@@ -36,9 +38,12 @@ struct TestBench {
         return plan
     }
 
-    func submission(_ yaml: String, options: Submitter.Options = Submitter.Options(), parameters: [(name: String, value: String)] = []) throws -> Submission {
+    func submission(
+        _ yaml: String, options: Submitter.Options = Submitter.Options(), parameters: [(name: String, value: String)] = [],
+        market: [String: MarketModels.Resolution] = [:]
+    ) throws -> Submission {
         Submitter.submission(
-            plan: try plan(yaml, parameters: parameters), pipelinePath: "test.yaml", projectDirectory: Self.projectRoot,
+            plan: try plan(yaml, parameters: parameters, market: market), pipelinePath: "test.yaml", projectDirectory: Self.projectRoot,
             signatures: BuiltinOps.catalogue.signatures, options: options
         )
     }
@@ -51,7 +56,16 @@ struct TestBench {
         var configuration = Worker.Configuration(concurrency: concurrency, cpu: cpu, gpus: gpus)
         configuration.leaseSeconds = lease
         configuration.pollSeconds = 0.05
-        return Worker(store: store, executor: TaskExecutor(workspace: workspace, catalogue: BuiltinOps.catalogue), configuration: configuration)
+        return Worker(store: store, executor: TaskExecutor(workspace: workspace, catalogue: EngineOps.catalogue(store: store, workspace: workspace)), configuration: configuration)
+    }
+
+    /// Runs a finished run again as `blacktail reproduce` does and compares the two.
+    func reproduce(_ runID: String, worker: Worker? = nil) async throws -> Reproduction.Report {
+        let sideEffects = Set(BuiltinOps.catalogue.entries.filter(\.signature.hasSideEffects).map(\.signature.name))
+        let (submission, left) = try await Reproduction.submission(of: runID, store: store, sideEffectOps: sideEffects)
+        let newRun = try await store.submit(submission, now: Date().timeIntervalSince1970).runID
+        try await runToEnd(newRun, worker: worker)
+        return try await Reproduction.compare(original: runID, reproduced: newRun, left: left, store: store, artifacts: workspace.artifacts)
     }
 
     /// Works on the store until the run ends; returns its tasks by node.

@@ -146,7 +146,7 @@ struct VoteOp: Op {
         let info = ModelInfo(
             framework: "voting", task: first.task, featureNames: first.featureNames, classes: first.classes,
             targetName: first.targetName, hyperparameters: ModelOpSupport.hyperparameters(context),
-            createdBy: "model/vote@\(signature.version)", preprocessing: first.preprocessing, blasThreads: BLAS.threadCount
+            createdBy: "model/vote@\(signature.version)", preprocessing: first.preprocessing, blasThreads: context.threadBudget
         )
         try Checkpoint.write(.voting(ensemble), info: info, to: try context.outputPath("model"))
         context.logger.info("\(members.count) members, \(voting.rawValue) voting")

@@ -1,6 +1,5 @@
 import BlacktailData
 import Foundation
-import HDF5
 import Frameworks
 import Numerics
 public import PipelineLanguage
@@ -44,7 +43,7 @@ enum ModelOpSupport {
             framework: framework, task: ModelTask(train.task), featureNames: train.featureNames, classes: train.classes,
             targetName: train.targetName, hyperparameters: hyperparameters(context),
             createdBy: "\(context.opName)@\(BuiltinOps.signature(context.opName).version)",
-            preprocessing: try preprocessing(context), blasThreads: BLAS.threadCount
+            preprocessing: try preprocessing(context), blasThreads: context.threadBudget
         )
     }
 
@@ -236,52 +235,9 @@ struct PredictOp: Op {
     let signature = BuiltinOps.signature("model/predict")
 
     func run(_ context: OpContext) async throws {
-        BLAS.setThreadCount(context.threadBudget)
-        let (trained, info, modelPath) = try ModelOpSupport.model(context)
-        // Before the data is checked against the model's features, which an agent has none of.
-        let actsInAnEnvironment = OpError(
-            "model/predict: \(modelPath) is a reinforcement-learning model, which acts in an environment rather than on data; evaluate it with eval/rl"
-        )
-        if info.task == .reinforcement { throw actsInAnEnvironment }
-        let (data, path) = try DataOpSupport.read(context, "data")
-        let inputs = try modelInputs(data, for: info, applyingPreprocessing: true, file: path)
-        var predictions = data
-        predictions.classes = info.classes
-        predictions.targetName = info.targetName
-        var extra: (name: String, values: Matrix)?
-        switch trained {
-        case .network, .trees, .labelPropagation, .voting:
-            let model = try ModelOpSupport.supervised(trained, context, path: modelPath)
-            let outputs = model.outputs(inputs)
-            if model.isClassifier {
-                predictions.task = .classification
-                predictions.targets = .classes(outputs.argmaxRows().map(Int64.init))
-                extra = ("probabilities", outputs)
-            } else {
-                predictions.task = .regression
-                predictions.targets = .values(outputs.values.map(Double.init))
-            }
-        case .kmeans(let kmeans):
-            let (clusters, distances) = kmeans.assign(inputs)
-            predictions.task = .classification
-            predictions.classes = (0..<kmeans.centroids.rows).map { "cluster_\($0)" }
-            predictions.targets = .classes(clusters.map(Int64.init))
-            extra = ("distances", Matrix(rows: distances.count, columns: 1, values: distances.map(Float.init)))
-        case .qTable:
-            throw actsInAnEnvironment
-        case .pca(let pca):
-            // The projection takes the place of the features; the targets are kept.
-            let projected = pca.transform(inputs)
-            predictions.features = projected.values
-            predictions.featureNames = (0..<projected.columns).map { "pc\($0)" }
-            predictions.classes = data.classes
-            predictions.targetName = data.targetName
-        }
-        try DataOpSupport.write(predictions, to: "predictions", context, from: path)
-        if let extra {
-            let file = try HDF5File.open(at: try context.outputPath("predictions"), mode: .readWrite)
-            defer { file.close() }
-            try file.root.writeDataset(extra.name, extra.values.values, shape: [extra.values.rows, extra.values.columns])
-        }
+        let checkpoint = try context.inputPath("model")
+        let data = try context.inputPath("data")
+        let result = try Prediction.predict(checkpoint: checkpoint, input: data, format: .hdf5, threads: context.threadBudget)
+        try result.write(hdf5: try context.outputPath("predictions"))
     }
 }

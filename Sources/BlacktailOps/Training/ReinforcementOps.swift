@@ -42,7 +42,7 @@ enum ReinforcementOpSupport {
             framework: framework, task: .reinforcement, featureNames: [], classes: [], targetName: "",
             hyperparameters: ModelOpSupport.hyperparameters(context),
             createdBy: "\(context.opName)@\(BuiltinOps.signature(context.opName).version)",
-            preprocessing: nil, blasThreads: BLAS.threadCount, environment: spec
+            preprocessing: nil, blasThreads: context.threadBudget, environment: spec
         )
     }
 

@@ -51,7 +51,7 @@ public struct TaskExecutor: Sendable {
         let folder = workspace.attemptFolder(run: task.snapshot.runID, node: task.spec.nodeID, attempt: task.snapshot.attempt)
         do {
             try Folder.makeFresh(folder)
-            let inputs = try resolveInputs(task, upstream: environment.upstream)
+            let inputs = try resolveInputs(task, upstream: environment.upstream, folder: folder)
             completion.inputs = inputs.records
 
             if let reason = try conditionBlocks(task, inputs: inputs, upstream: environment.upstream) {
@@ -108,7 +108,7 @@ public struct TaskExecutor: Sendable {
         var paths: [String: [String]] = [:]
     }
 
-    private func resolveInputs(_ task: ClaimedTask, upstream: [String: UpstreamTask]) throws -> ResolvedInputs {
+    private func resolveInputs(_ task: ClaimedTask, upstream: [String: UpstreamTask], folder: String) throws -> ResolvedInputs {
         var resolved = ResolvedInputs()
         for named in task.spec.arguments {
             switch named.argument {
@@ -130,6 +130,26 @@ public struct TaskExecutor: Sendable {
                 let path = try projectPath(relative, project: task.projectDirectory, argument: named.name)
                 let (digest, size) = try workspace.artifacts.ingest(copying: path)
                 resolved.records.append(ArtifactRecord(name: named.name, type: "file", digest: digest, size: size, source: relative))
+                resolved.paths[named.name] = [path]
+            case .recordedFile(let relative, let digest):
+                guard workspace.artifacts.contains(digest) else {
+                    throw EngineError("'\(named.name)': the recorded copy of \(relative) (sha256 \(digest.prefix(12))) is no longer in the artifact store")
+                }
+                let stored = try workspace.artifacts.verifiedPath(digest)
+                let size = (try? FileManager.default.attributesOfItem(atPath: stored)[.size] as? Int64) ?? 0
+                // Under its own file name, which an op may record (data/import-csv keeps it).
+                let link = "\(folder)/recorded/\(named.name)/\((relative as NSString).lastPathComponent)"
+                try Folder.make((link as NSString).deletingLastPathComponent)
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: stored)
+                resolved.records.append(ArtifactRecord(name: named.name, type: "file", digest: digest, size: size, source: relative))
+                resolved.paths[named.name] = [link]
+            case .pinned(let digest, let type, let source):
+                guard workspace.artifacts.contains(digest) else {
+                    throw EngineError("input '\(named.name)': \(source) (sha256 \(digest.prefix(12))) is not in this home's artifact store")
+                }
+                let path = try workspace.artifacts.verifiedPath(digest)
+                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+                resolved.records.append(ArtifactRecord(name: named.name, type: type, digest: digest, size: size, source: source))
                 resolved.paths[named.name] = [path]
             case .value, .deferred:
                 continue
@@ -233,9 +253,9 @@ public struct TaskExecutor: Sendable {
                 arguments[named.name] = .value(value)
             case .deferred:
                 if let value = values[named.name] { arguments[named.name] = .value(value) }
-            case .projectFile:
+            case .projectFile, .recordedFile:
                 if let path = inputs.paths[named.name]?.first { arguments[named.name] = .value(.string(path)) }
-            case .artifact:
+            case .artifact, .pinned:
                 if let path = inputs.paths[named.name]?.first { arguments[named.name] = .path(path) }
             case .artifacts:
                 arguments[named.name] = .paths(inputs.paths[named.name] ?? [])
@@ -304,6 +324,7 @@ public struct TaskExecutor: Sendable {
         logger[metadataKey: "node"] = "\(task.spec.nodeID)"
         let progressLog = FileLog(path: "\(folder)/progress.jsonl")
         let context = OpContext(
+            runID: task.snapshot.runID,
             nodeID: task.spec.nodeID,
             opName: name,
             arguments: try opArguments(task, inputs: inputs, values: values),

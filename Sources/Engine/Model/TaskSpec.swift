@@ -22,6 +22,11 @@ public struct TaskSpec: Sendable, Codable, Hashable {
         case projectFile(String)
         /// An expression over upstream metrics, evaluated when the task runs.
         case deferred(expression: String)
+        /// A file of the artifact store fixed when the plan was made (a market model).
+        case pinned(sha256: String, type: String, source: String)
+        /// A project file as an earlier run read it: its bytes come from the artifact store, so a
+        /// reproduction reads what the original read, whatever the project holds now.
+        case recordedFile(path: String, sha256: String)
     }
 
     public struct NamedArgument: Sendable, Codable, Hashable {
@@ -100,6 +105,7 @@ extension TaskSpec {
             case .artifacts(let references): .artifacts(references.map { ArtifactReference(node: $0.node, output: $0.output) })
             case .projectFile(let path): .projectFile(path)
             case .deferred(let expression, _): .deferred(expression: expression.description)
+            case .pinned(let digest, let type, let source): .pinned(sha256: digest, type: type.rawValue, source: source)
             }
             return NamedArgument(name: name, argument: converted)
         }

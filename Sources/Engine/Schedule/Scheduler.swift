@@ -10,9 +10,9 @@ public struct Scheduler: Sendable {
 
     public var store: any RunStore
     /// Builds the run of a schedule (compiles its pipeline with its parameters).
-    public var makeSubmission: @Sendable (ScheduleRecord) throws -> Submission
+    public var makeSubmission: @Sendable (ScheduleRecord) async throws -> Submission
 
-    public init(store: any RunStore, makeSubmission: @escaping @Sendable (ScheduleRecord) throws -> Submission) {
+    public init(store: any RunStore, makeSubmission: @escaping @Sendable (ScheduleRecord) async throws -> Submission) {
         self.store = store
         self.makeSubmission = makeSubmission
     }
@@ -56,7 +56,7 @@ public struct Scheduler: Sendable {
             }
             for tick in ticks {
                 do {
-                    var submission = try makeSubmission(schedule)
+                    var submission = try await makeSubmission(schedule)
                     submission.idempotencyKey = "schedule:\(schedule.name):\(tick)"
                     let runID = try await store.submitTick(schedule: schedule.name, tick: tick, submission: submission, now: now)
                     results.append(TickResult(schedule: schedule.name, tick: tick, runID: runID))

@@ -53,7 +53,7 @@ public protocol RunStore: Sendable {
     func tasks(runID: String) async throws -> [TaskRecord]
     func attempts(taskID: Int64) async throws -> [AttemptRecord]
 
-    /// Every artifact digest that a task's inputs or outputs name.
+    /// Every artifact digest that a task's inputs or outputs, or a published model, name.
     func referencedDigests() async throws -> Set<String>
 
     func registerWorker(_ worker: WorkerRecord, now: Double) async throws

@@ -10,7 +10,7 @@ import Synchronization
 /// a crash of any process; after a power cut the last commits may be lost but the database stays
 /// consistent.
 public final class SQLiteStore: RunStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let encoder: JSONEncoder
     private let decoder = JSONDecoder()
 
@@ -178,6 +178,7 @@ public final class SQLiteStore: RunStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2", migrate: SQLiteStore.createMarketTables)
         return migrator
     }
 
@@ -732,7 +733,9 @@ public final class SQLiteStore: RunStore {
     }
 
     public func referencedDigests() async throws -> Set<String> {
-        try await pool.read { db in Set(try db.values(String.self, sql: "SELECT DISTINCT digest FROM artifacts")) }
+        try await pool.read { db in
+            Set(try db.values(String.self, sql: "SELECT DISTINCT digest FROM artifacts UNION SELECT digest FROM market_files"))
+        }
     }
 
     // MARK: Workers
@@ -912,7 +915,7 @@ public final class SQLiteStore: RunStore {
     }
 
     /// One IMMEDIATE transaction; SQLite errors become messages that name the store.
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.write(body)
         } catch let error as DatabaseError {

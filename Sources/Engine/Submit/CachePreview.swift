@@ -45,6 +45,10 @@ public enum CachePreview {
                         continue
                     }
                     inputs.append(ArtifactRecord(name: named.name, type: "file", digest: digest, size: size))
+                case .recordedFile(_, let digest):
+                    inputs.append(ArtifactRecord(name: named.name, type: "file", digest: digest, size: 0))
+                case .pinned(let digest, let type, _):
+                    inputs.append(ArtifactRecord(name: named.name, type: type, digest: digest, size: 0))
                 case .value, .deferred:
                     continue
                 }

@@ -67,13 +67,17 @@ public struct OpSignature: Sendable {
     public var summary: String
     public var arguments: [Argument]
     public var outputs: [Output]
+    /// Whether the op changes something outside the run (it publishes to the market): its steps
+    /// are never cached, and reproducing a run does not do them again.
+    public var hasSideEffects: Bool
 
-    public init(name: String, version: Int, summary: String, arguments: [Argument], outputs: [Output]) {
+    public init(name: String, version: Int, summary: String, arguments: [Argument], outputs: [Output], hasSideEffects: Bool = false) {
         self.name = name
         self.version = version
         self.summary = summary
         self.arguments = arguments
         self.outputs = outputs
+        self.hasSideEffects = hasSideEffects
     }
 
     public func argument(_ name: String) -> Argument? {
@@ -108,6 +112,7 @@ public struct OpSignature: Sendable {
             "outputs": .array(outputs.map { output in
                 ["name": .string(output.name), "type": .string(output.type.rawValue), "summary": .string(output.summary)]
             }),
+            "side_effects": .bool(hasSideEffects),
         ])
     }
 }

@@ -25,6 +25,9 @@ public struct PipelineCompiler: Sendable {
     public var signatures: OpSignatureSet
     public var loader = YAMLLoader()
     public var limits = Limits()
+    /// The market references of the file (``MarketModels/references(in:)``), resolved by the
+    /// caller; a reference missing here is an error.
+    public var marketModels: [String: MarketModels.Resolution] = [:]
 
     public init(signatures: OpSignatureSet) {
         self.signatures = signatures
@@ -65,6 +68,7 @@ public struct PipelineCompiler: Sendable {
             source: source,
             signatures: signatures,
             limits: limits,
+            marketModels: marketModels,
             diagnostics: diagnostics
         )
         let plan = builder.build(overrides: parameters, fileDigest: Self.sha256(source.bytes))

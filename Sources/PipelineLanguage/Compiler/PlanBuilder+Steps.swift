@@ -55,6 +55,8 @@ extension PlanBuilder {
             draft.action = .op(name: signature.name, version: signature.version)
             draft.arguments = compileArguments(arguments, of: signature, stepRange: withRange ?? range, scope: scope, draft: &draft)
             draft.outputs = signature.outputs.map { PlanNode.Output(name: $0.name, type: $0.type, path: nil) }
+            // What changes the world outside the run is done every time it is asked for.
+            if signature.hasSideEffects { draft.cache = false }
         case .shell(let command, let inputs, let outputs):
             scope.shellInputs = inputs.map(\.key.text)
             scope.shellOutputs = outputs.map(\.name)
@@ -79,7 +81,7 @@ extension PlanBuilder {
         if let cache = step.cache,
             case .bool(let enabled)? = constant(.scalar(cache), scope: scope, expected: .bool, what: "'cache'")
         {
-            draft.cache = enabled
+            draft.cache = enabled && draft.cache
         }
         return draft
     }

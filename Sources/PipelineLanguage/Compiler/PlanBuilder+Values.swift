@@ -68,6 +68,9 @@ extension PlanBuilder {
         what: String,
         draft: inout NodeDraft
     ) -> PlanNode.Argument? {
+        if let reference = MarketModels.wholeReference(scalar.text) {
+            return marketModel(reference, at: scalar.range, draft: &draft)
+        }
         guard scalar.text.contains("${{") else {
             do {
                 return .value(try ScalarTyping.value(of: scalar))
@@ -164,6 +167,9 @@ extension PlanBuilder {
             actual = type
         case .projectFile:
             return argument
+        case .pinned(_, let type, _):
+            if expected == .artifact(type) || expected == .any { return argument }
+            actual = .artifact(type)
         }
         diagnostics.error("type-mismatch", "\(what) takes \(expected.withArticle), but this is \(actual.withArticle)", at: range)
         return nil

@@ -6,6 +6,7 @@ struct PlanBuilder {
     let source: SourceFile
     let signatures: OpSignatureSet
     let limits: PipelineCompiler.Limits
+    let marketModels: [String: MarketModels.Resolution]
     var diagnostics: DiagnosticCollector
 
     var params: [String: Value] = [:]
@@ -18,18 +19,22 @@ struct PlanBuilder {
     var usedMatrixAxes: Set<String> = []
     /// Parsed strings by their text: matrix instances and repeated fields parse each text once.
     var templates: [String: Result<Template, ExpressionError>] = [:]
+    /// The market models the steps use, by node id.
+    var marketNodes: [String: MarketModels.Pin] = [:]
 
     init(
         definition: PipelineDefinition,
         source: SourceFile,
         signatures: OpSignatureSet,
         limits: PipelineCompiler.Limits,
+        marketModels: [String: MarketModels.Resolution] = [:],
         diagnostics: DiagnosticCollector
     ) {
         self.definition = definition
         self.source = source
         self.signatures = signatures
         self.limits = limits
+        self.marketModels = marketModels
         self.diagnostics = diagnostics
     }
 
@@ -72,6 +77,7 @@ struct PlanBuilder {
             }
             unusedAxes += unreadAxes(of: step, combinations: instances[stepIndex])
         }
+        drafts += marketDrafts()
         // With errors, what counts as used is not reliable: a step in error is not fully read.
         if !diagnostics.hasErrors {
             reportUnusedParams()

@@ -58,6 +58,9 @@ public struct PlanNode: Sendable {
         /// A value known when the run gets here (a metric), as an expression over upstream outputs,
         /// with the type it will have.
         case deferred(Expression, type: ValueType)
+        /// A file of the artifact store known by its digest when the plan is made (a market
+        /// model), with where it came from (`market:iris-mlp@1.0.0`).
+        case pinned(sha256: String, type: ArtifactType, source: String)
 
         var json: JSONValue {
             switch self {
@@ -66,6 +69,7 @@ public struct PlanNode: Sendable {
             case .artifacts(let references): .array(references.map(\.json))
             case .projectFile(let path): ["path": .string(path)]
             case .deferred(let expression, let type): ["expression": .string(expression.description), "type": .string(type.description)]
+            case .pinned(let digest, let type, let source): ["sha256": .string(digest), "type": .string(type.rawValue), "source": .string(source)]
             }
         }
 

@@ -60,6 +60,7 @@ public enum PlanRenderer {
         case .artifacts(let references): "[" + references.map { "\($0.node).\($0.output)" }.joined(separator: ", ") + "]"
         case .projectFile(let path): "file \(path)"
         case .deferred(let expression, _): "at run time: \(expression)"
+        case .pinned(let digest, _, let source): "\(source) (sha256 \(digest.prefix(12)))"
         }
     }
 }

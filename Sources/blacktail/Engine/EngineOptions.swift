@@ -139,11 +139,46 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 extension CompilerFrontend {
-    /// Compiles a file for running: diagnostics to standard error, and a clear failure on errors.
-    static func plan(_ file: String, parameters: ParameterOptions) throws -> Plan {
-        let compilation = compile(file, parameters: try parameters.parsed())
+    /// Compiles a file for running, with its market models looked up in `registry`: diagnostics
+    /// to standard error, and a clear failure on errors.
+    static func plan(_ file: String, parameters: ParameterOptions, registry: (any MarketRegistry)?) async throws -> Plan {
+        let market = await marketModels(of: file, registry: registry)
+        let compilation = compile(file, parameters: try parameters.parsed(), market: market)
         guard let plan = compilation.plan, !compilation.hasErrors else { throw ExitCode.failure }
         return plan
+    }
+
+    /// The market models a file names, each pinned to a version and its model's digest, or why
+    /// it cannot be. A yanked version named by its number is used, with a warning.
+    static func marketModels(of file: String, registry: (any MarketRegistry)?) async -> [String: MarketModels.Resolution] {
+        guard let data = FileManager.default.contents(atPath: file) else { return [:] }
+        var resolutions: [String: MarketModels.Resolution] = [:]
+        for text in MarketModels.references(in: String(decoding: data, as: UTF8.self)) {
+            guard let registry else {
+                resolutions[text] = .failed("there is no store here to look it up in (give --home, or set BLACKTAIL_HOME)")
+                continue
+            }
+            do {
+                let version = try await registry.resolve(try MarketReference(parsing: text))
+                guard let model = try version.manifest().modelFile else {
+                    throw EngineError("\(version.reference) lists no model file")
+                }
+                if version.isYanked {
+                    writeError("warning: \(version.reference) is yanked (\(version.yankReason ?? "no reason given")); it is used because the pipeline names its exact version\n")
+                }
+                resolutions[text] = .pinned(.init(reference: version.reference, sha256: model.sha256))
+            } catch {
+                resolutions[text] = .failed("\(error)")
+            }
+        }
+        return resolutions
+    }
+
+    /// The store of the default home when it has one, for commands that take no --home.
+    static func defaultRegistry() -> SQLiteStore? {
+        let workspace = Workspace()
+        guard FileManager.default.fileExists(atPath: workspace.storePath) else { return nil }
+        return try? SQLiteStore(path: workspace.storePath)
     }
 
     static func submission(_ file: String, plan: Plan, options: Submitter.Options) -> Submission {

@@ -18,8 +18,8 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
 
     func run() async throws {
-        let plan = try CompilerFrontend.plan(file, parameters: parameters)
         let (_, store) = try home.open()
+        let plan = try await CompilerFrontend.plan(file, parameters: parameters, registry: store)
         let (runID, _) = try await store.submit(CompilerFrontend.submission(file, plan: plan, options: submit.options), now: now())
         print(runID)
     }
@@ -46,7 +46,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let configuration = try worker.configuration()
         let local = Worker(
             store: store,
-            executor: TaskExecutor(workspace: workspace, catalogue: BuiltinOps.catalogue),
+            executor: TaskExecutor(workspace: workspace, catalogue: EngineOps.catalogue(store: store, workspace: workspace)),
             configuration: configuration
         ) { line in
             FileHandle.standardError.write(Data("\(line)\n".utf8))

@@ -26,12 +26,32 @@ struct RunCommand: AsyncParsableCommand {
     var plain = false
 
     func run() async throws {
-        let plan = try CompilerFrontend.plan(file, parameters: parameters)
         let (workspace, store) = try home.open()
-        var configuration = try worker.configuration()
+        let plan = try await CompilerFrontend.plan(file, parameters: parameters, registry: store)
         let submission = CompilerFrontend.submission(file, plan: plan, options: submit.options)
-        let executor = TaskExecutor(workspace: workspace, catalogue: BuiltinOps.catalogue)
-        let view = RunView(store: store, workspace: workspace, live: !plain && isatty(STDOUT_FILENO) == 1)
+        let runID = try await LocalRun.execute(
+            submission, store: store, workspace: workspace, configuration: try worker.configuration(), live: !plain && isatty(STDOUT_FILENO) == 1
+        ) { created, runID in
+            created ? "run \(runID): \(plan.pipelineName), \(plan.nodes.count) step\(plan.nodes.count == 1 ? "" : "s")" : "run \(runID) was submitted before with this idempotency key"
+        }
+        guard try await store.runState(runID) == .succeeded else { throw ExitCode.failure }
+    }
+}
+
+/// Submitting a run and working on it here until it ends, with the live view.
+enum LocalRun {
+    /// Returns the run's id once it has ended; `announce` gives the first line shown.
+    static func execute(
+        _ submission: Submission,
+        store: SQLiteStore,
+        workspace: Workspace,
+        configuration: Worker.Configuration,
+        live: Bool,
+        announce: (_ created: Bool, _ runID: String) -> String
+    ) async throws -> String {
+        var configuration = configuration
+        let executor = TaskExecutor(workspace: workspace, catalogue: EngineOps.catalogue(store: store, workspace: workspace))
+        let view = RunView(store: store, workspace: workspace, live: live)
         let offered = Capacity(
             cpu: configuration.cpu, memoryBytes: configuration.memoryBytes, gpus: configuration.gpus.count, labels: Set(configuration.labels)
         )
@@ -42,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
             )
         }
         let (runID, created) = try await store.submit(submission, now: now())
-        view.note(created ? "run \(runID): \(plan.pipelineName), \(plan.nodes.count) step\(plan.nodes.count == 1 ? "" : "s")" : "run \(runID) was submitted before with this idempotency key")
+        view.note(announce(created, runID))
         configuration.onlyRun = runID
         let local = Worker(store: store, executor: executor, configuration: configuration) { line in view.note(line) }
 
@@ -51,7 +71,7 @@ struct RunCommand: AsyncParsableCommand {
         async let watching: Void = view.follow(runID: runID)
         try await local.run { try await store.runState(runID)?.isFinished ?? true }
         try await watching
-        guard try await store.runState(runID) == .succeeded else { throw ExitCode.failure }
+        return runID
     }
 }
 

@@ -33,7 +33,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var home: HomeOptions
 
         func run() async throws {
-            let plan = try CompilerFrontend.plan(file, parameters: parameters)
+            let plan = try await CompilerFrontend.plan(file, parameters: parameters, registry: try home.open().1)
             let expression = cron ?? plan.schedules.first
             guard let expression else {
                 throw CLIError("\(file) has no schedule:; give one with --cron '0 3 * * *'")
@@ -114,7 +114,9 @@ struct SchedulerCommand: AsyncParsableCommand {
         let (_, store) = try home.open()
         let scheduler = Scheduler(store: store) { schedule in
             let parameters = try ParameterOptions.parse(schedule.params.flatMap { ["-p", $0] })
-            let compilation = CompilerFrontend.compiler.compile(path: schedule.pipelinePath, parameters: try parameters.parsed())
+            var compiler = CompilerFrontend.compiler
+            compiler.marketModels = await CompilerFrontend.marketModels(of: schedule.pipelinePath, registry: store)
+            let compilation = compiler.compile(path: schedule.pipelinePath, parameters: try parameters.parsed())
             guard let plan = compilation.plan, !compilation.hasErrors else {
                 throw CLIError("\(schedule.pipelinePath) no longer compiles:\n" + DiagnosticRenderer.text(compilation.diagnostics, in: compilation.source))
             }
