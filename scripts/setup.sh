@@ -36,8 +36,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python packages for the tests' independent checks.
-python_modules=(yaml:PyYAML jsonschema:jsonschema h5py:h5py numpy:numpy)
+# Python packages for the tests' independent checks, and scikit-learn for the `run:` step of
+# pipelines/breast-cancer-custom.yaml, which the tests run and reproduce.
+python_modules=(yaml:PyYAML jsonschema:jsonschema h5py:h5py numpy:numpy sklearn:scikit-learn)
 wanted=()
 for entry in "${python_modules[@]}"; do
   python3 -c "import ${entry%%:*}" 2>/dev/null || wanted+=("${entry##*:}")

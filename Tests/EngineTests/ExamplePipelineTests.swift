@@ -10,6 +10,7 @@ import Testing
     static let examples: [(file: String, parameters: [(name: String, value: String)])] = [
         ("iris-classifier.yaml", [("epochs", "50")]),
         ("diabetes-ridge.yaml", []),
+        ("breast-cancer-custom.yaml", []),
         ("digits-clusters.yaml", []),
         ("digits-sweep.yaml", [("epochs", "3")]),
         ("digits-semi-supervised.yaml", []),
