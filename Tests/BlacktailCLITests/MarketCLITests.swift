@@ -66,10 +66,14 @@ extension CLITests {
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("sepal_length_cm"), "\(wrong.stderr)")
 
-        let reproduced = try run(["reproduce", "iris-mlp@1.0.0", "--plain", "--home", home])
+        let reproduced = try run(["reproduce", "iris-mlp", "--plain", "--home", home])
         #expect(reproduced.status == 0, "\(reproduced.stdout)\(reproduced.stderr)")
         #expect(reproduced.stdout.contains("publish   not run again"))
         #expect(reproduced.stdout.hasSuffix("bit-for-bit identical: 11 outputs of 5 steps\n"), "\(reproduced.stdout)")
+
+        let unknown = try run(["reproduce", "nothing-here", "--home", home])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr == "error: no run nothing-here in this home, and the market has no model named 'nothing-here'\n")
 
         let alias = try run(["market", "alias", "iris-mlp", "production", "1.0.0", "--home", home])
         #expect(alias.stdout == "iris-mlp@production: (new) -> 1.0.0\n")

@@ -15,7 +15,7 @@ struct ReproduceCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "A run id (or a prefix of one), or NAME@VERSION.")
+    @Argument(help: "A run id (or a prefix of one), or a published model: NAME, NAME@VERSION or NAME@ALIAS.")
     var target: String
 
     @OptionGroup var worker: WorkerOptions
@@ -46,8 +46,15 @@ struct ReproduceCommand: AsyncParsableCommand {
 
     private func originalRun(_ store: SQLiteStore) async throws -> String {
         if let run = try await store.run(target) { return run.id }
-        guard target.contains("@") else { throw CLIError("no run \(target) in this home, and it is not NAME@VERSION") }
-        let version = try await store.resolve(try MarketReference(parsing: target))
+        guard let reference = try? MarketReference(parsing: target) else {
+            throw CLIError("no run \(target) in this home, and it is not a model name (NAME or NAME@VERSION)")
+        }
+        let version: MarketVersion
+        do {
+            version = try await store.resolve(reference)
+        } catch {
+            throw CLIError("no run \(target) in this home, and \(error)")
+        }
         guard let lineage = try version.manifest().lineage else {
             throw CLIError("\(version.reference) was published from a file, with no recorded run to reproduce")
         }
