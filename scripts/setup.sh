@@ -25,7 +25,8 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 # Debian packages.
-apt_packages=(pkg-config libhdf5-dev libopenblas-dev libyaml-dev libsqlite3-dev python3 python3-pip)
+# postgresql: the server the tests start on loopback for the PostgreSQL store.
+apt_packages=(pkg-config libhdf5-dev libopenblas-dev libyaml-dev libsqlite3-dev postgresql python3 python3-pip)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -9,6 +9,9 @@
 //   blacktail-engine-benchmark queue [--tasks N] [--batch B] --lanes
 //       B lanes, each completing its task and claiming the next in one transaction, as a worker
 //       running B tasks at once reports them.
+//   ... queue ... --store postgres://USER@HOST:PORT/DATABASE
+//       the same through the PostgreSQL store (benchmarks/engine/postgres-queue.sh starts a
+//       server of its own for it).
 import BlacktailOps
 import Engine
 import Foundation
@@ -91,8 +94,13 @@ func overhead() async throws {
 func queue() async throws {
     let count = option("--tasks", default: 20_000)
     let batch = option("--batch", default: 1)
-    let (_, store, folder) = try temporaryWorkspace()
+    let (_, sqlite, folder) = try temporaryWorkspace()
     defer { try? FileManager.default.removeItem(atPath: folder) }
+    var postgres: PostgresStore?
+    if let index = CommandLine.arguments.firstIndex(of: "--store"), index + 1 < CommandLine.arguments.count {
+        postgres = try await PostgresStore(url: CommandLine.arguments[index + 1])
+    }
+    let store: any RunStore = postgres ?? sqlite
     var yaml = "version: 1\nname: independent\nsteps:\n"
     for index in 0..<count { yaml += "  t\(index):\n    uses: bench/noop\n" }
     let path = "\(folder)/independent.yaml"
@@ -148,7 +156,8 @@ func queue() async throws {
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     guard try await store.runState(runID) == .succeeded else { fatalError("the run did not finish") }
     let mode = CommandLine.arguments.contains("--lanes") ? "lanes (complete and claim the next together)" : "batch"
-    print(String(format: "claim+complete, %@ %d: %d tasks in %.2f s = %.0f tasks/s", mode as NSString, batch, done, seconds, Double(done) / seconds))
+    print(String(format: "%@ claim+complete, %@ %d: %d tasks in %.2f s = %.0f tasks/s", postgres == nil ? "SQLite" : "PostgreSQL", mode as NSString, batch, done, seconds, Double(done) / seconds))
+    await postgres?.close()
 }
 
 switch CommandLine.arguments.dropFirst().first {
