@@ -292,69 +292,37 @@ public final class PostgresStore: RunStore {
 
     // MARK: Completing
 
-    /// Completions wait here while a change is in flight; the next change takes them all in one
-    /// transaction (group commit: one commit, and one wait for the disk, for many), each still
-    /// fenced and recorded on its own.
-    private let pendingCompletions = Mutex(PendingCompletions())
-
-    private struct PendingCompletions {
-        var entries: [(completion: Completion, claim: ClaimRequest?, now: Double, reply: CheckedContinuation<[ClaimRow], any Error>)] = []
-        var flushing = false
-    }
+    /// Completions that arrive while a change is in flight are committed together in the next one.
+    private let completions = GroupCommit<(completion: Completion, claim: ClaimRequest?, now: Double), [ClaimRow]>()
 
     public func complete(_ completion: Completion, thenClaim claim: ClaimRequest?, now: Double) async throws -> [ClaimedTask] {
-        let rows = try await withCheckedThrowingContinuation { (reply: CheckedContinuation<[ClaimRow], any Error>) in
-            let startsFlush = pendingCompletions.withLock { pending in
-                pending.entries.append((completion, claim, now, reply))
-                guard !pending.flushing else { return false }
-                pending.flushing = true
-                return true
+        let rows = try await completions.submit((completion, claim, now)) { batch in
+            // A refused completion (a stale attempt) changes nothing and does not stop the
+            // others; the claims that come with completions are made after all of them.
+            try await self.change { db in
+                var rejections: [QueueCore.Rejection?] = []
+                for item in batch {
+                    do {
+                        try await self.complete(item.completion, now: item.now, in: db)
+                        rejections.append(nil)
+                    } catch let rejection as QueueCore.Rejection {
+                        rejections.append(rejection)
+                    }
+                }
+                var results: [Result<[ClaimRow], any Error>] = []
+                for (item, rejection) in zip(batch, rejections) {
+                    if let rejection {
+                        results.append(.failure(rejection))
+                    } else if let request = item.claim {
+                        results.append(.success(try await self.claim(request, now: item.now, in: db)))
+                    } else {
+                        results.append(.success([]))
+                    }
+                }
+                return results
             }
-            if startsFlush { Task { await self.flushCompletions() } }
         }
         return try decodeClaims(rows)
-    }
-
-    private func flushCompletions() async {
-        while true {
-            let batch = pendingCompletions.withLock { pending in
-                let batch = pending.entries
-                pending.entries = []
-                if batch.isEmpty { pending.flushing = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            let items = batch.map { ($0.completion, $0.claim, $0.now) }
-            do {
-                // A refused completion (a stale attempt) changes nothing and does not stop the
-                // others; the claims that come with completions are made after all of them.
-                let results: [(QueueCore.Rejection?, [ClaimRow])] = try await change { db in
-                    var rejections: [QueueCore.Rejection?] = []
-                    for (completion, _, now) in items {
-                        do {
-                            try await self.complete(completion, now: now, in: db)
-                            rejections.append(nil)
-                        } catch let rejection as QueueCore.Rejection {
-                            rejections.append(rejection)
-                        }
-                    }
-                    var results: [(QueueCore.Rejection?, [ClaimRow])] = []
-                    for (item, rejection) in zip(items, rejections) {
-                        guard rejection == nil, let request = item.1 else {
-                            results.append((rejection, []))
-                            continue
-                        }
-                        results.append((nil, try await self.claim(request, now: item.2, in: db)))
-                    }
-                    return results
-                }
-                for (entry, (rejection, claimed)) in zip(batch, results) {
-                    if let rejection { entry.reply.resume(throwing: rejection) } else { entry.reply.resume(returning: claimed) }
-                }
-            } catch {
-                for entry in batch { entry.reply.resume(throwing: error) }
-            }
-        }
     }
 
     private func complete(_ completion: Completion, now: Double, in db: Connection) async throws {

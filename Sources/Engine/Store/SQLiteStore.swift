@@ -365,62 +365,30 @@ public final class SQLiteStore: RunStore {
 
     // MARK: Completing
 
-    /// Completions wait here while a write is in flight; the next write takes them all in one
-    /// transaction (group commit), each still fenced and recorded on its own.
-    private let pendingCompletions = Mutex(PendingCompletions())
-
-    private struct PendingCompletions {
-        var entries: [(completion: Completion, claim: ClaimRequest?, now: Double, reply: CheckedContinuation<[ClaimRow], any Error>)] = []
-        var flushing = false
-    }
+    /// Completions that arrive while a write is in flight are committed together in the next one.
+    private let completions = GroupCommit<(completion: Completion, claim: ClaimRequest?, now: Double), [ClaimRow]>()
 
     public func complete(_ completion: Completion, thenClaim claim: ClaimRequest?, now: Double) async throws -> [ClaimedTask] {
-        let rows = try await withCheckedThrowingContinuation { (reply: CheckedContinuation<[ClaimRow], any Error>) in
-            let startsFlush = pendingCompletions.withLock { pending in
-                pending.entries.append((completion, claim, now, reply))
-                guard !pending.flushing else { return false }
-                pending.flushing = true
-                return true
+        let rows = try await completions.submit((completion, claim, now)) { batch in
+            // A refused completion (a stale attempt) changes nothing and does not stop the
+            // others; the claims that come with completions are made after all of them.
+            try await self.write { db in
+                let rejections: [QueueCore.Rejection?] = try batch.map { item in
+                    do {
+                        try self.complete(item.completion, now: item.now, in: db)
+                        return nil
+                    } catch let rejection as QueueCore.Rejection {
+                        return rejection
+                    }
+                }
+                return try zip(batch, rejections).map { item, rejection -> Result<[ClaimRow], any Error> in
+                    if let rejection { return .failure(rejection) }
+                    guard let request = item.claim else { return .success([]) }
+                    return .success(try self.claim(request, now: item.now, in: db))
+                }
             }
-            if startsFlush { Task { await self.flushCompletions() } }
         }
         return try decodeClaims(rows)
-    }
-
-    private func flushCompletions() async {
-        while true {
-            let batch = pendingCompletions.withLock { pending in
-                let batch = pending.entries
-                pending.entries = []
-                if batch.isEmpty { pending.flushing = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            let items = batch.map { ($0.completion, $0.claim, $0.now) }
-            do {
-                // A refused completion (a stale attempt) changes nothing and does not stop the
-                // others; the claims that come with completions are made after all of them.
-                let results: [(QueueCore.Rejection?, [ClaimRow])] = try await write { db in
-                    let rejections: [QueueCore.Rejection?] = try items.map { completion, _, now in
-                        do {
-                            try self.complete(completion, now: now, in: db)
-                            return nil
-                        } catch let rejection as QueueCore.Rejection {
-                            return rejection
-                        }
-                    }
-                    return try zip(items, rejections).map { item, rejection in
-                        guard rejection == nil, let request = item.1 else { return (rejection, []) }
-                        return (nil, try self.claim(request, now: item.2, in: db))
-                    }
-                }
-                for (entry, (rejection, claimed)) in zip(batch, results) {
-                    if let rejection { entry.reply.resume(throwing: rejection) } else { entry.reply.resume(returning: claimed) }
-                }
-            } catch {
-                for entry in batch { entry.reply.resume(throwing: error) }
-            }
-        }
     }
 
     private func complete(_ completion: Completion, now: Double, in db: Database) throws {
