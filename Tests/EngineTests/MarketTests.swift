@@ -129,6 +129,18 @@ import Testing
         )
         #expect(required.failures.contains { $0.subject == "signature" && $0.message.contains("not by the key required") })
 
+        // A run's record that no longer matches the lineage is named, link by link.
+        let runID = try #require(manifest.lineage?.run)
+        try await bench.store.pool.write { db in
+            try db.execute(sql: "UPDATE runs SET params = '{}' WHERE id = ?", arguments: [runID])
+            try db.execute(sql: "DELETE FROM artifacts WHERE direction = 'in' AND name = 'path'")
+        }
+        report = await Self.verify(bench, version)
+        let lineage = report.failures.filter { $0.subject == "lineage" }.map(\.message)
+        #expect(lineage.count == 2, "\(lineage)")
+        #expect(lineage.contains { $0.hasPrefix("the run's parameters are {}") })
+        #expect(lineage.contains { $0.hasPrefix("prep did not read datasets/iris.csv") })
+
         // The store itself refuses to change or delete a published version.
         await #expect(throws: (any Error).self) {
             try await bench.store.pool.write { db in

@@ -162,11 +162,9 @@ public struct Verifier: Sendable {
         } else {
             problems.append("the run has no step \(lineage.node)")
         }
-        for input in lineage.inputs {
-            guard let task = byNode[input.node], task.inputs.contains(where: { $0.digest == input.sha256 && $0.name == input.argument }) else {
-                problems.append("\(input.node) did not read \(input.source.isEmpty ? input.argument : input.source) with sha256 \(input.sha256.prefix(16))")
-                continue
-            }
+        for input in lineage.inputs
+        where !(byNode[input.node]?.inputs.contains { $0.digest == input.sha256 && $0.name == input.argument } ?? false) {
+            problems.append("\(input.node) did not read \(input.source.isEmpty ? input.argument : input.source) with sha256 \(input.sha256.prefix(16))")
         }
         for (node, seed) in lineage.seeds where byNode[node].map({ String($0.spec.seed) != seed }) ?? true {
             problems.append("the seed of \(node) is not \(seed)")

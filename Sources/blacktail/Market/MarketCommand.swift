@@ -106,7 +106,7 @@ struct MarketCommand: AsyncParsableCommand {
             var query = MarketQuery()
             query.allVersions = all
             query.includeYanked = all
-            try await MarketOutput.table(try await query.run(on: try home.open().1))
+            MarketOutput.table(try await query.run(on: try home.open().1))
         }
     }
 
@@ -149,7 +149,7 @@ struct MarketCommand: AsyncParsableCommand {
             query.metrics = try metrics.map(MarketQuery.MetricFilter.init(parsing:))
             query.allVersions = allVersions
             query.includeYanked = yanked
-            try await MarketOutput.table(try await query.run(on: try home.open().1))
+            MarketOutput.table(try await query.run(on: try home.open().1))
         }
     }
 
@@ -348,7 +348,7 @@ struct MarketCommand: AsyncParsableCommand {
 
 /// How market commands print models.
 enum MarketOutput {
-    static func table(_ results: [(version: MarketVersion, manifest: ModelManifest)]) async throws {
+    static func table(_ results: [(version: MarketVersion, manifest: ModelManifest)]) {
         guard !results.isEmpty else {
             print("no models")
             return
