@@ -29,23 +29,17 @@ extension CSVImporter {
             guard fieldCount == headerCount else {
                 throw DatasetError(file: path, place: "line \(reader.recordLine)", "\(fieldCount) fields, but the header has \(headerCount)")
             }
-            let bad = try reader.withRecord { fields, bytes, quoted -> (column: Int, text: String)? in
+            let bad = try reader.withRecord { fields, bytes, quoted -> Int? in
                 for (position, column) in columns.enumerated() {
-                    let parsed: Double?
-                    if !quoted.isEmpty, let content = quoted[column] {
-                        parsed = content.withUnsafeBufferPointer { NumberParser.double($0) }
-                    } else {
-                        parsed = NumberParser.double(UnsafeBufferPointer(rebasing: bytes[fields[column]]))
-                    }
-                    guard let parsed, Float(parsed).isFinite else {
-                        let text = quoted[column].map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: bytes[fields[column]], as: UTF8.self)
-                        return (column, text)
+                    guard let parsed = CSVReader.number(column, fields: fields, bytes: bytes, quoted: quoted), Float(parsed).isFinite else {
+                        return column
                     }
                     rowValues[position] = Float(parsed)
                 }
                 return nil
             }
-            if let (column, text) = bad {
+            if let column = bad {
+                let text = reader.string(column)
                 let place = "line \(reader.recordLine), column \(column + 1) ('\(header[column])')"
                 let trimmed = text.trimmingCharacters(in: .whitespaces)
                 if trimmed.isEmpty || Self.missingMarkers.contains(trimmed.lowercased()) {

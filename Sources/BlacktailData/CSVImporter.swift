@@ -121,17 +121,11 @@ public struct CSVImporter: Sendable {
                 throw DatasetError(file: csvPath, place: "line \(reader.recordLine)", "\(fieldCount) fields, but the header has \(headerCount)")
             }
             // Parse the row's numbers in one pass; the first field that is not a number stops it.
-            let stop = try reader.withRecord { fields, bytes, quoted throws(DatasetError) -> (position: Int, text: String)? in
-                try rowValues.withUnsafeMutableBufferPointer { values throws(DatasetError) -> (position: Int, text: String)? in
+            let stop = try reader.withRecord { fields, bytes, quoted throws(DatasetError) -> Int? in
+                rowValues.withUnsafeMutableBufferPointer { values -> Int? in
                     for (position, column) in featureColumns.enumerated() {
-                        let parsed: Double?
-                        if !quoted.isEmpty, let content = quoted[column] {
-                            parsed = content.withUnsafeBufferPointer { NumberParser.double($0) }
-                        } else {
-                            parsed = NumberParser.double(UnsafeBufferPointer(rebasing: bytes[fields[column]]))
-                        }
-                        guard let parsed, Float(parsed).isFinite else {
-                            return (position, quoted[column].map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: bytes[fields[column]], as: UTF8.self))
+                        guard let parsed = CSVReader.number(column, fields: fields, bytes: bytes, quoted: quoted), Float(parsed).isFinite else {
+                            return position
                         }
                         values[position] = Float(parsed)
                     }
@@ -139,10 +133,10 @@ public struct CSVImporter: Sendable {
                 }
             }
             var rowHasMissing = false
-            if let (position, text) = stop {
+            if let position = stop {
                 // Check each field from the first that did not parse: missing, or an error.
                 for (offset, column) in featureColumns.enumerated().dropFirst(position) {
-                    let field = offset == position ? text : reader.string(column)
+                    let field = reader.string(column)
                     let trimmed = field.trimmingCharacters(in: .whitespaces)
                     if let number = Array(field.utf8).withUnsafeBufferPointer({ NumberParser.double($0) }) {
                         guard Float(number).isFinite else {

@@ -198,6 +198,15 @@ final class CSVReader {
         return try buffer.withUnsafeBufferPointer { bytes throws(DatasetError) in try body(fields, bytes, quoted) }
     }
 
+    /// The number in field `index` of a record as ``withRecord(_:)`` hands it over, or nil when
+    /// the field is not one.
+    static func number(_ index: Int, fields: [Range<Int>], bytes: UnsafeBufferPointer<UInt8>, quoted: [Int: [UInt8]]) -> Double? {
+        if !quoted.isEmpty, let content = quoted[index] {
+            return content.withUnsafeBufferPointer { NumberParser.double($0) }
+        }
+        return NumberParser.double(UnsafeBufferPointer(rebasing: bytes[fields[index]]))
+    }
+
     func string(_ index: Int) -> String {
         if !unescaped.isEmpty, let content = unescaped[index] { return String(decoding: content, as: UTF8.self) }
         return String(decoding: buffer[fields[index]], as: UTF8.self)

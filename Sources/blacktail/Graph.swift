@@ -19,8 +19,7 @@ struct Graph: AsyncParsableCommand {
     var format: GraphRenderer.Format = .dot
 
     func run() async throws {
-        let market = await CompilerFrontend.marketModels(of: file, registry: CompilerFrontend.defaultRegistry())
-        let compilation = CompilerFrontend.compile(file, parameters: try parameters.parsed(), market: market)
+        let compilation = await CompilerFrontend.compile(file, parameters: try parameters.parsed(), registry: CompilerFrontend.defaultRegistry())
         guard let plan = compilation.plan else { throw ExitCode.failure }
         print(GraphRenderer.render(plan, as: format), terminator: "")
     }

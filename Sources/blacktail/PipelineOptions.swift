@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlacktailOps
+import Engine
 import Foundation
 import PipelineLanguage
 
@@ -31,11 +32,17 @@ struct ParameterOptions: ParsableArguments {
 enum CompilerFrontend {
     static let compiler = PipelineCompiler(signatures: BuiltinOps.catalogue.signatures)
 
-    /// Compiles a file and writes its diagnostics to standard error as text.
-    static func compile(_ path: String, parameters: [(name: String, value: String)], market: [String: MarketModels.Resolution] = [:]) -> Compilation {
+    /// Compiles a file, with its market models looked up in `registry`.
+    static func compilation(of path: String, parameters: [(name: String, value: String)], registry: (any MarketRegistry)?) async -> Compilation {
         var compiler = compiler
-        compiler.marketModels = market
-        let compilation = compiler.compile(path: path, parameters: parameters)
+        compiler.marketModels = await marketModels(of: path, registry: registry)
+        return compiler.compile(path: path, parameters: parameters)
+    }
+
+    /// Compiles a file, as ``compilation(of:parameters:registry:)``, and writes its diagnostics to
+    /// standard error as text.
+    static func compile(_ path: String, parameters: [(name: String, value: String)], registry: (any MarketRegistry)?) async -> Compilation {
+        let compilation = await compilation(of: path, parameters: parameters, registry: registry)
         writeDiagnostics(of: compilation)
         return compilation
     }

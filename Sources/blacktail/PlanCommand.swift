@@ -29,8 +29,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = FileManager.default.fileExists(atPath: home.workspace.storePath) ? try? SQLiteStore(path: home.workspace.storePath) : nil
-        let market = await CompilerFrontend.marketModels(of: file, registry: registry)
-        let compilation = CompilerFrontend.compile(file, parameters: try parameters.parsed(), market: market)
+        let compilation = await CompilerFrontend.compile(file, parameters: try parameters.parsed(), registry: registry)
         guard let plan = compilation.plan else { throw ExitCode.failure }
         switch format {
         case .text:

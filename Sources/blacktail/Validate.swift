@@ -25,16 +25,14 @@ struct Validate: AsyncParsableCommand {
             let compilation: Compilation
             switch format {
             case .text:
-                compilation = CompilerFrontend.compile(file, parameters: parameters, market: await CompilerFrontend.marketModels(of: file, registry: registry))
+                compilation = await CompilerFrontend.compile(file, parameters: parameters, registry: registry)
                 if let plan = compilation.plan {
                     let warnings = compilation.diagnostics.count { $0.severity == .warning }
                     let suffix = warnings == 0 ? "" : ", \(warnings) warning\(warnings == 1 ? "" : "s")"
                     print("\(file): ok (\(plan.nodes.count) node\(plan.nodes.count == 1 ? "" : "s")\(suffix))")
                 }
             case .json:
-                var compiler = CompilerFrontend.compiler
-                compiler.marketModels = await CompilerFrontend.marketModels(of: file, registry: registry)
-                compilation = compiler.compile(path: file, parameters: parameters)
+                compilation = await CompilerFrontend.compilation(of: file, parameters: parameters, registry: registry)
                 reports.append([
                     "file": .string(file),
                     "ok": .bool(!compilation.hasErrors),

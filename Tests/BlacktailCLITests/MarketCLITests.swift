@@ -82,5 +82,12 @@ extension CLITests {
         #expect(try run(["market", "list", "--home", home]).stdout == "no models\n")
         #expect(try run(["market", "show", "iris-mlp@production", "--home", home]).status == 1)
         #expect(try run(["market", "show", "iris-mlp@1.0.0", "--home", home]).stdout.contains("YANKED: test"))
+
+        // From a recorded run's outputs, with their lineage; --run needs the step that wrote the model.
+        let fromRun = try run(["market", "publish", "--name", "iris-copy", "--run", String(runID), "--step", "train", "--metrics-step", "evaluate", "--home", home])
+        #expect(fromRun.status == 0, "\(fromRun.stderr)")
+        #expect(fromRun.stdout.hasPrefix("published iris-copy@1.0.0  id "))
+        #expect(try run(["market", "show", "iris-copy", "--home", home]).stdout.contains("made by      train"))
+        #expect(try run(["market", "publish", "--name", "iris-copy", "--run", String(runID), "--home", home]).status != 0)
     }
 }

@@ -536,7 +536,7 @@ public final class PostgresStore: RunStore {
         try await read { db in
             var rows = try await db.rows("SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id)")
             if rows.isEmpty {
-                rows = try await db.rows("SELECT \(unescaped: Self.runColumns) FROM runs WHERE id LIKE \(Self.likePrefix(id)) LIMIT 2")
+                rows = try await db.rows("SELECT \(unescaped: Self.runColumns) FROM runs WHERE id LIKE \(id.likePrefixPattern) LIMIT 2")
                 if rows.count > 1 { throw EngineError("'\(id)' matches several runs; give more of the id") }
             }
             guard let row = rows.first else { return nil }
@@ -715,17 +715,10 @@ public final class PostgresStore: RunStore {
         """
     private static let snapshotColumnCount = 24
 
-    private let specs = Mutex<[Int64: TaskSpec]>([:])
-    private static let specCacheLimit = 50_000
+    private let specs = SpecCache()
 
     private func spec(_ taskID: Int64, _ json: String) throws -> TaskSpec {
-        if let known = specs.withLock({ $0[taskID] }) { return known }
-        let decoded = try decoder.decode(TaskSpec.self, from: Data(json.utf8))
-        specs.withLock { cache in
-            if cache.count >= Self.specCacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[taskID] = decoded
-        }
-        return decoded
+        try specs.spec(taskID, json)
     }
 
     private func snapshot(_ row: PostgresRandomAccessRow) throws -> TaskSnapshot {
@@ -782,11 +775,6 @@ public final class PostgresStore: RunStore {
 
     private func json(_ value: some Encodable) throws -> String {
         String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    private static func likePrefix(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-            .replacingOccurrences(of: "_", with: "\\_") + "%"
     }
 
     // MARK: Transactions

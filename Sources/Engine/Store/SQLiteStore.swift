@@ -632,7 +632,7 @@ public final class SQLiteStore: RunStore {
         try await pool.read { db in
             var rows = try db.rows(sql: "SELECT * FROM runs WHERE id = ?", arguments: [id])
             if rows.isEmpty {
-                rows = try db.rows(sql: "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", arguments: [Self.likePrefix(id)])
+                rows = try db.rows(sql: "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", arguments: [id.likePrefixPattern])
                 if rows.count > 1 { throw EngineError("'\(id)' matches several runs; give more of the id") }
             }
             return try rows.first.map { try self.runRecord($0, in: db) }
@@ -805,19 +805,10 @@ public final class SQLiteStore: RunStore {
         not_before, lease_owner, lease_expires, cancel_requested, message
         """
 
-    /// Specs never change once submitted: each is decoded once, and kept while the cache is
-    /// smaller than ``specCacheLimit`` (a long-lived worker starts it afresh beyond that).
-    private let specs = Mutex<[Int64: TaskSpec]>([:])
-    private static let specCacheLimit = 50_000
+    private let specs = SpecCache()
 
     private func spec(_ taskID: Int64, _ json: String) throws -> TaskSpec {
-        if let known = specs.withLock({ $0[taskID] }) { return known }
-        let decoded = try decoder.decode(TaskSpec.self, from: Data(json.utf8))
-        specs.withLock { cache in
-            if cache.count >= Self.specCacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[taskID] = decoded
-        }
-        return decoded
+        try specs.spec(taskID, json)
     }
 
     /// A row of ``snapshotColumns``, read by position.
@@ -875,11 +866,6 @@ public final class SQLiteStore: RunStore {
 
     private func json(_ value: some Encodable) throws -> String {
         String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    private static func likePrefix(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-            .replacingOccurrences(of: "_", with: "\\_") + "%"
     }
 
     /// One IMMEDIATE transaction; SQLite errors become messages that name the store.

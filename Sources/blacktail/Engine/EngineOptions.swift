@@ -142,8 +142,7 @@ extension CompilerFrontend {
     /// Compiles a file for running, with its market models looked up in `registry`: diagnostics
     /// to standard error, and a clear failure on errors.
     static func plan(_ file: String, parameters: ParameterOptions, registry: (any MarketRegistry)?) async throws -> Plan {
-        let market = await marketModels(of: file, registry: registry)
-        let compilation = compile(file, parameters: try parameters.parsed(), market: market)
+        let compilation = await compile(file, parameters: try parameters.parsed(), registry: registry)
         guard let plan = compilation.plan, !compilation.hasErrors else { throw ExitCode.failure }
         return plan
     }

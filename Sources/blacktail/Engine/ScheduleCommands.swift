@@ -114,9 +114,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         let (_, store) = try home.open()
         let scheduler = Scheduler(store: store) { schedule in
             let parameters = try ParameterOptions.parse(schedule.params.flatMap { ["-p", $0] })
-            var compiler = CompilerFrontend.compiler
-            compiler.marketModels = await CompilerFrontend.marketModels(of: schedule.pipelinePath, registry: store)
-            let compilation = compiler.compile(path: schedule.pipelinePath, parameters: try parameters.parsed())
+            let compilation = await CompilerFrontend.compilation(of: schedule.pipelinePath, parameters: try parameters.parsed(), registry: store)
             guard let plan = compilation.plan, !compilation.hasErrors else {
                 throw CLIError("\(schedule.pipelinePath) no longer compiles:\n" + DiagnosticRenderer.text(compilation.diagnostics, in: compilation.source))
             }
