@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // libyaml from the system (apt: libyaml-dev), read event by event so that every node keeps
@@ -54,7 +56,7 @@ let package = Package(
         // Dense Float32 matrices over OpenBLAS, the BLAS thread budget, and the numeric helpers the
         // training frameworks share.
         .target(
-            name: "Numerics",
+            name: "BlacktailNumerics",
             dependencies: ["COpenBLAS"],
             swiftSettings: swiftSettings
         ),
@@ -70,7 +72,7 @@ let package = Package(
         // The training frameworks, their checkpoints and metrics, over Numerics and the dataset format.
         .target(
             name: "Frameworks",
-            dependencies: ["Numerics", "BlacktailData", "HDF5"],
+            dependencies: ["BlacktailNumerics", "BlacktailData", "HDF5"],
             swiftSettings: swiftSettings
         ),
         // The pipeline language: YAML with source positions, expressions, diagnostics,
@@ -90,7 +92,7 @@ let package = Package(
                 "PipelineLanguage",
                 "BlacktailData",
                 "HDF5",
-                "Numerics",
+                "BlacktailNumerics",
                 "Frameworks",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -116,6 +118,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The cluster: the coordinator's HTTP API over a store (Hummingbird), and the agent's
+        // client of it (AsyncHTTPClient), which runs tasks with the engine's own worker.
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "Engine",
+                "BlacktailOps",
+                "PipelineLanguage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The command-line tool: argument parsing and output only.
         .executableTarget(
             name: "blacktail",
@@ -124,6 +141,7 @@ let package = Package(
                 "BlacktailOps",
                 "BlacktailData",
                 "Engine",
+                "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -138,7 +156,7 @@ let package = Package(
         // The Swift side of benchmarks/frameworks (run by hand; see benchmarks/README.md).
         .executableTarget(
             name: "blacktail-frameworks-benchmark",
-            dependencies: ["BlacktailData", "Frameworks", "Numerics"],
+            dependencies: ["BlacktailData", "Frameworks", "BlacktailNumerics"],
             path: "benchmarks/frameworks/Sources",
             swiftSettings: swiftSettings
         ),
@@ -174,13 +192,13 @@ let package = Package(
         ),
         .testTarget(
             name: "FrameworksTests",
-            dependencies: ["Frameworks", "Numerics", "BlacktailData", "HDF5"],
+            dependencies: ["Frameworks", "BlacktailNumerics", "BlacktailData", "HDF5"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EngineTests",
             dependencies: [
-                "Engine", "PipelineLanguage", "BlacktailOps", "BlacktailData", "Frameworks", "blacktail",
+                "Engine", "Cluster", "PipelineLanguage", "BlacktailOps", "BlacktailData", "Frameworks", "blacktail",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

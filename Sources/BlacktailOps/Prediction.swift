@@ -2,7 +2,7 @@ public import BlacktailData
 import Foundation
 import Frameworks
 import HDF5
-public import Numerics
+public import BlacktailNumerics
 
 /// A trained model's predictions on rows of data: what `model/predict` does, for callers outside a
 /// pipeline too.

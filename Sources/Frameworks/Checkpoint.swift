@@ -1,6 +1,6 @@
 import BlacktailData
 import HDF5
-import Numerics
+import BlacktailNumerics
 
 /// Model checkpoints in the layout of docs/formats.md §3: root attributes, `/preprocessing`,
 /// `/architecture`, `/parameters`, `/hyperparameters` and `/training_state`.

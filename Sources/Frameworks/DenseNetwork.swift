@@ -1,5 +1,5 @@
 import Foundation
-public import Numerics
+public import BlacktailNumerics
 
 /// One dense layer, `x · W + b`, with weights of shape (inputs, outputs).
 public struct DenseLayer: Sendable, Equatable {

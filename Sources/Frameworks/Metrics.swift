@@ -1,5 +1,5 @@
 import Foundation
-public import Numerics
+public import BlacktailNumerics
 
 /// Evaluation metrics: named numbers, written as a `metrics` artifact (a JSON object of numbers).
 public enum Metrics {

@@ -1,6 +1,6 @@
 public import BlacktailData
 public import HDF5
-public import Numerics
+public import BlacktailNumerics
 
 /// What a model does: the task of the data it learnt from, or acting in an environment.
 public enum ModelTask: String, Sendable, CaseIterable {

@@ -1,6 +1,6 @@
 public import BlacktailData
 import Foundation
-import Numerics
+import BlacktailNumerics
 
 /// A multilayer perceptron trained with minibatch SGD with momentum or Adam, an L2 penalty, a
 /// learning-rate schedule and early stopping on a validation set.

@@ -1,6 +1,6 @@
 public import BlacktailData
 import Foundation
-public import Numerics
+public import BlacktailNumerics
 
 /// Label propagation: labels spread from the labelled rows (target ≥ 0) to the unlabelled ones
 /// (target -1) along a similarity graph over all the rows, the labelled rows held at their labels,

@@ -1,5 +1,5 @@
 public import BlacktailData
-public import Numerics
+public import BlacktailNumerics
 
 /// A trained model of any framework.
 public enum TrainedModel: Sendable, Equatable {

@@ -1,6 +1,6 @@
 public import BlacktailData
 import Foundation
-public import Numerics
+public import BlacktailNumerics
 
 /// Least squares with an optional ridge penalty, solved exactly: (XᵀX + λI) w = Xᵀy on centred data,
 /// in double precision, so the intercept is not penalised.

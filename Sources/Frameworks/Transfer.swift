@@ -1,5 +1,5 @@
 public import BlacktailData
-public import Numerics
+public import BlacktailNumerics
 
 extension MultilayerPerceptron {
     /// Starts fine-tuning a trained network (transfer learning): its head (the last layer) is

@@ -1,5 +1,5 @@
 public import BlacktailData
-public import Numerics
+public import BlacktailNumerics
 
 /// k-means with k-means++ initialisation, several restarts, the best kept.
 public struct KMeans: Sendable {

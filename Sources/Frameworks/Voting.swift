@@ -1,5 +1,5 @@
 public import BlacktailData
-public import Numerics
+public import BlacktailNumerics
 
 /// An ensemble that combines trained classifiers or regressors of any framework by voting.
 ///

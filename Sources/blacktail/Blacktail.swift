@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Engine
 import Foundation
 
@@ -32,6 +33,9 @@ struct Blacktail: AsyncParsableCommand {
             MarketCommand.self,
             PredictCommand.self,
             ReproduceCommand.self,
+            ServeCommand.self,
+            AgentCommand.self,
+            NodesCommand.self,
         ]
     )
 
@@ -49,6 +53,10 @@ struct Blacktail: AsyncParsableCommand {
             fail(error.description)
         } catch let error as EngineError {
             fail(error.message)
+        } catch let error as CoordinatorClient.Unreachable {
+            fail(error.description)
+        } catch let problem as Wire.Problem {
+            fail(problem.error)
         } catch {
             exit(withError: error)
         }

@@ -3,7 +3,7 @@ import BlacktailOps
 import Foundation
 import Frameworks
 import HDF5
-import Numerics
+import BlacktailNumerics
 import PipelineLanguage
 import Testing
 

@@ -27,6 +27,20 @@ final class PostgresServer: Sendable {
 
     private static let sharedServer = Mutex<Result<PostgresServer, any Error>?>(nil)
 
+    /// A server for one test alone (one that restarts it); the test stops it.
+    static func dedicated() throws -> PostgresServer {
+        try PostgresServer()
+    }
+
+    /// Stops the server (fast: sessions are ended) and starts it again on the same port.
+    func restart() throws {
+        try command("pg_ctl", ["-D", "\(folder)/data", "-l", "\(folder)/server.log", "-m", "fast", "-w", "-t", "30", "-o", options, "restart"])
+    }
+
+    private var options: String {
+        "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(folder) -c fsync=off -c max_connections=200"
+    }
+
     private init() throws {
         binaries = try Self.findBinaries()
         user = getuid() == 0 ? "postgres" : nil
@@ -37,7 +51,7 @@ final class PostgresServer: Sendable {
         try command("initdb", ["-D", "\(folder)/data", "-U", "blacktail", "--auth=trust", "--no-sync", "-E", "UTF8"])
         try command("pg_ctl", [
             "-D", "\(folder)/data", "-l", "\(folder)/server.log", "-w", "-t", "30",
-            "-o", "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(folder) -c fsync=off -c max_connections=200",
+            "-o", options,
             "start",
         ])
     }
@@ -105,7 +119,7 @@ final class PostgresServer: Sendable {
     }
 
     /// A port nothing listens on now: bound to port 0, read, released.
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw PostgresServerError("cannot open a socket") }
         defer { close(descriptor) }

@@ -164,6 +164,38 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         await close()
     }
 
+    @Test(arguments: StoreKind.allCases)
+    func nodesAreFoundByTheirTokensHashAndCanBeDrainedAndRemoved(_ kind: StoreKind) async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let (store, close) = try await kind.make(in: bench)
+        let token = NodeToken.generate()
+        #expect(token.hasPrefix("btn_") && token.count == 47)
+        try await store.addNode(name: "gpu-1", role: .agent, tokenSHA256: NodeToken.hash(token), now: 5)
+        try await store.addNode(name: "laptop", role: .client, tokenSHA256: NodeToken.hash(NodeToken.generate()), now: 6)
+        await #expect(throws: EngineError.self) { try await store.addNode(name: "gpu-1", role: .agent, tokenSHA256: "other", now: 7) }
+        await #expect(throws: EngineError.self) { try await store.addNode(name: "../x", role: .agent, tokenSHA256: "other", now: 7) }
+        #expect(try await store.node(tokenSHA256: NodeToken.hash(token)) == NodeRecord(name: "gpu-1", role: .agent, state: .active, createdAt: 5))
+        #expect(try await store.node(tokenSHA256: token) == nil)
+
+        // The agent's registration and running tasks show in the list.
+        try await store.registerWorker(WorkerRecord(id: "gpu-1", host: "h", pid: 1, cpu: 4, memoryBytes: nil, gpus: ["0", "1"], labels: [], startedAt: 8, heartbeatAt: 8), now: 9)
+        _ = try await store.submit(try bench.submission(Self.diamond), now: 10)
+        _ = try await Self.claim(store, worker: "gpu-1", gpus: 1, now: 11)
+        let listed = try await store.nodes()
+        #expect(listed.map(\.name) == ["gpu-1", "laptop"])
+        #expect(listed[0].gpus == ["0", "1"] && listed[0].heartbeatAt == 9 && listed[0].runningTasks == 2)
+        #expect(listed[1].heartbeatAt == nil && listed[1].runningTasks == 0)
+
+        #expect(try await store.setNodeState(name: "gpu-1", state: .draining))
+        #expect(try await store.node(tokenSHA256: NodeToken.hash(token))?.state == .draining)
+        #expect(try await store.setNodeState(name: "nobody", state: .draining) == false)
+        #expect(try await store.removeNode(name: "gpu-1"))
+        #expect(try await store.node(tokenSHA256: NodeToken.hash(token)) == nil)
+        #expect(try await store.removeNode(name: "gpu-1") == false)
+        await close()
+    }
+
     /// A pipeline through real workers: two of them on one store, each task run once.
     @Test(arguments: StoreKind.allCases)
     func workersShareAStoreAndRunEachTaskOnce(_ kind: StoreKind) async throws {

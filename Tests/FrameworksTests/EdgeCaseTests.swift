@@ -1,7 +1,7 @@
 import BlacktailData
 import Foundation
 import Frameworks
-import Numerics
+import BlacktailNumerics
 import Testing
 
 /// Small and degenerate data: every learner of the families either learns something or says why,

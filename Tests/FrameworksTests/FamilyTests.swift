@@ -1,7 +1,7 @@
 import BlacktailData
 import Foundation
 import Frameworks
-import Numerics
+import BlacktailNumerics
 import Testing
 
 /// The test accuracy of a classifier.

@@ -2,7 +2,7 @@ import BlacktailData
 import Foundation
 import Frameworks
 import HDF5
-import Numerics
+import BlacktailNumerics
 import Testing
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -2,7 +2,7 @@ import BlacktailData
 import Foundation
 import Frameworks
 import HDF5
-import Numerics
+import BlacktailNumerics
 import Testing
 
 /// The test accuracy of an ensemble on a prepared split.

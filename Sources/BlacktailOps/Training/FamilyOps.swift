@@ -1,7 +1,7 @@
 import BlacktailData
 import Foundation
 import Frameworks
-import Numerics
+import BlacktailNumerics
 import PipelineLanguage
 
 struct FineTuneOp: Op {

@@ -1,7 +1,7 @@
 import BlacktailData
 import Foundation
 import Frameworks
-import Numerics
+import BlacktailNumerics
 public import PipelineLanguage
 
 /// What the training, evaluation and prediction ops share.

@@ -1,7 +1,7 @@
 import BlacktailData
 import Foundation
 import Frameworks
-import Numerics
+import BlacktailNumerics
 import PipelineLanguage
 
 /// What the reinforcement-learning ops share: the environment a step names, with its options.

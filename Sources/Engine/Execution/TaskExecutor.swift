@@ -37,7 +37,8 @@ public struct TaskExecutor: Sendable {
         }
     }
 
-    /// Decides the attempt's outcome; `cacheLookup` finds earlier outputs by cache key.
+    /// Decides the attempt's outcome; `cacheLookup` finds earlier outputs by cache key, and
+    /// offers only those whose files are at hand.
     public func execute(
         _ task: ClaimedTask,
         environment: Environment,
@@ -61,8 +62,7 @@ public struct TaskExecutor: Sendable {
             let values = try deferredValues(task, upstream: environment.upstream)
             let cacheKey = Self.cacheKey(planKey: task.spec.planKey, inputs: inputs.records, values: values)
             completion.cacheKey = cacheKey
-            if task.spec.cache, !task.noCache, let entry = try await cacheLookup(cacheKey),
-               entry.outputs.allSatisfy({ workspace.artifacts.contains($0.digest) }) {
+            if task.spec.cache, !task.noCache, let entry = try await cacheLookup(cacheKey) {
                 completion.outputs = entry.outputs
                 completion.outcome = .succeeded(cacheHit: true)
                 try? Folder.write("cache hit: outputs of \(entry.nodeID) in run \(entry.runID)\n", to: "\(folder)/cache-hit")

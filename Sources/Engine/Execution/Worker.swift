@@ -37,8 +37,9 @@ public final class Worker: Sendable {
 
     public let id: String
     public let configuration: Configuration
-    private let store: any RunStore
+    private let store: any TaskQueue
     private let executor: TaskExecutor
+    private let transport: (any ArtifactTransport)?
     private let state: Mutex<State>
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
@@ -60,14 +61,16 @@ public final class Worker: Sendable {
     public let events: @Sendable (String) -> Void
 
     public init(
-        store: any RunStore,
+        store: any TaskQueue,
         executor: TaskExecutor,
         configuration: Configuration,
+        transport: (any ArtifactTransport)? = nil,
         id: String? = nil,
         events: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.store = store
         self.executor = executor
+        self.transport = transport
         self.configuration = configuration
         self.id = id ?? Worker.defaultID()
         self.events = events
@@ -174,7 +177,7 @@ public final class Worker: Sendable {
         let lastProgress = Mutex<Double>(0)
         let store = self.store
         let interval = configuration.progressInterval
-        let execution = Task { [executor, id] () -> Completion in
+        let execution = Task { [executor, transport, id] () -> Completion in
             let environment = TaskExecutor.Environment(worker: id, gpus: gpus, upstream: task.upstream) { update in
                 let now = Date().timeIntervalSince1970
                 let due = lastProgress.withLock { last in
@@ -187,7 +190,33 @@ public final class Worker: Sendable {
                 let text = TaskExecutor.progressJSON(update)
                 Task { try? await store.setProgress(taskID: snapshot.id, attempt: snapshot.attempt, progress: text) }
             }
-            return await executor.execute(task, environment: environment) { key in try await store.cacheEntry(key: key) }
+            if let transport {
+                do {
+                    try await transport.fetchInputs(of: task)
+                } catch {
+                    return Completion(
+                        taskID: snapshot.id, attempt: snapshot.attempt, worker: id,
+                        outcome: Task.isCancelled ? .cancelled : .failed(message: "cannot fetch the task's inputs: \(error)"),
+                        startedAt: Date().timeIntervalSince1970
+                    )
+                }
+            }
+            var completion = await executor.execute(task, environment: environment) { key in
+                guard let entry = try await store.cacheEntry(key: key) else { return nil }
+                // A queue with a transport keeps the files itself and offers only entries it holds.
+                let held = transport != nil || entry.outputs.allSatisfy { executor.workspace.artifacts.contains($0.digest) }
+                return held ? entry : nil
+            }
+            if let transport {
+                do {
+                    try await transport.sendResults(of: completion, task: task)
+                } catch {
+                    if case .succeeded = completion.outcome {
+                        completion.outcome = .failed(message: "cannot send the task's outputs: \(error)")
+                    }
+                }
+            }
+            return completion
         }
         // Beats often enough that a cancelled run stops within about a second.
         let beat = min(configuration.leaseSeconds / 3, 1)

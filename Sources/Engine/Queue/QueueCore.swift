@@ -77,7 +77,7 @@ public enum QueueCore {
 
     // MARK: Completion
 
-    public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Rejection: Error, Equatable, Sendable, Codable, CustomStringConvertible {
         /// The task is not running this attempt any more: its lease lapsed and it was claimed
         /// again, or it was completed already.
         case staleAttempt(current: Int, state: TaskState)

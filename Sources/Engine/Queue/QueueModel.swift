@@ -46,7 +46,7 @@ public enum UpstreamIssue: Int, Sendable, Codable {
 }
 
 /// What a worker reports at the end of an attempt.
-public enum Outcome: Sendable, Equatable {
+public enum Outcome: Sendable, Equatable, Codable {
     case succeeded(cacheHit: Bool)
     /// The task's condition was false when its turn came.
     case skipped(reason: String)
@@ -70,7 +70,7 @@ public struct ResourceSpec: Sendable, Hashable, Codable {
 }
 
 /// What a worker has free.
-public struct Capacity: Sendable, Hashable {
+public struct Capacity: Sendable, Hashable, Codable {
     public var cpu: Double
     /// Bytes; nil when the worker does not account memory.
     public var memoryBytes: Int64?
@@ -121,7 +121,7 @@ public struct RetryPolicySpec: Sendable, Hashable, Codable {
 }
 
 /// The queue's view of one task: the columns the rules read and write.
-public struct TaskSnapshot: Sendable, Hashable {
+public struct TaskSnapshot: Sendable, Hashable, Codable {
     public var id: Int64
     public var runID: String
     public var nodeID: String

@@ -20,7 +20,7 @@ public final class PostgresStore: RunStore {
     private let decoder = JSONDecoder()
 
     /// The schema versions, applied in order; a database with a later one is refused.
-    static let schemaVersion = 1
+    static let schemaVersion = 2
     /// The key of the advisory lock that orders changes.
     private static let changeLock: Int64 = 0x626C_6163_6B74_6169 // "blacktai"
 
@@ -71,6 +71,10 @@ public final class PostgresStore: RunStore {
             if applied < 1 {
                 for statement in Self.schemaV1 { try await db.run(PostgresQuery(unsafeSQL: statement)) }
                 try await db.run("INSERT INTO schema_versions (version, applied_at) VALUES (1, \(Date().timeIntervalSince1970))")
+            }
+            if applied < 2 {
+                for statement in Self.schemaV2 { try await db.run(PostgresQuery(unsafeSQL: statement)) }
+                try await db.run("INSERT INTO schema_versions (version, applied_at) VALUES (2, \(Date().timeIntervalSince1970))")
             }
         }
     }
@@ -803,7 +807,7 @@ public final class PostgresStore: RunStore {
     }
 
     /// One change: a transaction that holds the store's change lock until it commits.
-    private func change<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
+    func change<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 let db = Connection(connection: connection, logger: logger)
@@ -822,7 +826,7 @@ public final class PostgresStore: RunStore {
         }
     }
 
-    private func read<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
         do {
             return try await client.withConnection { connection in
                 try await body(Connection(connection: connection, logger: logger))

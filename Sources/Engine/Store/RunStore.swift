@@ -1,16 +1,10 @@
 public import PipelineLanguage
 
-/// The durable state of the queue: runs, their tasks, attempts, outputs, the cache, workers and
-/// schedules.
-///
-/// Every method is one transaction. The rules of every change come from ``QueueCore``; a store
-/// only loads the rows a change touches and writes back what the rules say, so that the SQLite
-/// store here and a PostgreSQL store for clustered runs behave the same. Times are seconds since
-/// 1970, passed in by the caller, so that a store has no clock of its own.
-public protocol RunStore: Sendable {
-    /// Records a run and its tasks. With an idempotency key that a run already has, nothing is
-    /// added and that run's id is returned with `created == false`.
-    func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool)
+/// What a worker needs of the queue: to register, claim tasks, keep their leases, report their
+/// progress and ends, and look up the cache. A store is one; a coordinator's client, over HTTP,
+/// is another, so that a worker runs the same way on one machine and on a cluster's agent.
+public protocol TaskQueue: Sendable {
+    func registerWorker(_ worker: WorkerRecord, now: Double) async throws
 
     /// Leases ready tasks for a worker, in queue order, after returning any task whose lease
     /// lapsed to the queue. Each comes with the state and outputs of the tasks it needs, read in
@@ -25,6 +19,25 @@ public protocol RunStore: Sendable {
     /// are claimed in the same transaction (one write per task instead of two).
     func complete(_ completion: Completion, thenClaim claim: ClaimRequest?, now: Double) async throws -> [ClaimedTask]
 
+    func setProgress(taskID: Int64, attempt: Int, progress: String) async throws
+
+    /// The outputs of the last successful task with this cache key (whether their files are
+    /// still in the artifact store is for the caller to check).
+    func cacheEntry(key: String) async throws -> CacheEntry?
+}
+
+/// The durable state of the queue: runs, their tasks, attempts, outputs, the cache, workers and
+/// schedules.
+///
+/// Every method is one transaction. The rules of every change come from ``QueueCore``; a store
+/// only loads the rows a change touches and writes back what the rules say, so that the SQLite
+/// store here and a PostgreSQL store for clustered runs behave the same. Times are seconds since
+/// 1970, passed in by the caller, so that a store has no clock of its own.
+public protocol RunStore: TaskQueue, NodeDirectory {
+    /// Records a run and its tasks. With an idempotency key that a run already has, nothing is
+    /// added and that run's id is returned with `created == false`.
+    func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool)
+
     /// Returns tasks whose lease lapsed before `now` to the queue; the number returned.
     @discardableResult
     func expireLeases(now: Double) async throws -> Int
@@ -35,12 +48,6 @@ public protocol RunStore: Sendable {
     /// Makes a finished run's failed, skipped and cancelled tasks runnable again, keeping what
     /// succeeded.
     func retry(runID: String, now: Double) async throws
-
-    func setProgress(taskID: Int64, attempt: Int, progress: String) async throws
-
-    /// The outputs of the last successful task with this cache key (whether their files are
-    /// still in the artifact store is for the caller to check).
-    func cacheEntry(key: String) async throws -> CacheEntry?
 
     /// The state of a run, by its whole id: cheap enough to poll.
     func runState(_ id: String) async throws -> RunState?
@@ -56,7 +63,6 @@ public protocol RunStore: Sendable {
     /// Every artifact digest that a task's inputs or outputs, or a published model, name.
     func referencedDigests() async throws -> Set<String>
 
-    func registerWorker(_ worker: WorkerRecord, now: Double) async throws
     func workers() async throws -> [WorkerRecord]
 
     func saveSchedule(_ schedule: ScheduleRecord) async throws
@@ -69,7 +75,7 @@ public protocol RunStore: Sendable {
     func markScheduleChecked(name: String, through tick: Int64) async throws
 }
 
-extension RunStore {
+extension TaskQueue {
     /// Ends an attempt without claiming more.
     public func complete(_ completion: Completion, now: Double) async throws {
         _ = try await complete(completion, thenClaim: nil, now: now)
@@ -81,7 +87,7 @@ extension RunStore {
 }
 
 /// What a worker asks of the queue: up to `limit` tasks that fit what it has free.
-public struct ClaimRequest: Sendable {
+public struct ClaimRequest: Sendable, Codable {
     public var worker: String
     public var free: Capacity
     public var limit: Int
@@ -99,7 +105,7 @@ public struct ClaimRequest: Sendable {
 }
 
 /// A run to add to the queue.
-public struct Submission: Sendable {
+public struct Submission: Sendable, Codable {
     public var runID: String
     public var pipeline: String
     public var pipelinePath: String
@@ -146,7 +152,7 @@ public struct Submission: Sendable {
 }
 
 /// A task a worker leased, with what it needs to run it.
-public struct ClaimedTask: Sendable {
+public struct ClaimedTask: Sendable, Codable {
     public var snapshot: TaskSnapshot
     public var spec: TaskSpec
     public var projectDirectory: String
@@ -156,13 +162,13 @@ public struct ClaimedTask: Sendable {
     public var upstream: [String: UpstreamTask]
 }
 
-public enum HeartbeatReply: Sendable, Equatable {
+public enum HeartbeatReply: Sendable, Equatable, Codable {
     case extended(cancelRequested: Bool)
     case lost
 }
 
 /// The end of an attempt, as a worker reports it.
-public struct Completion: Sendable {
+public struct Completion: Sendable, Codable {
     public var taskID: Int64
     public var attempt: Int
     public var worker: String
@@ -207,19 +213,19 @@ public struct ArtifactRecord: Sendable, Hashable, Codable {
     }
 }
 
-public struct UpstreamTask: Sendable {
+public struct UpstreamTask: Sendable, Codable {
     public var state: TaskState
     public var outputs: [String: ArtifactRecord]
 }
 
-public struct CacheEntry: Sendable {
+public struct CacheEntry: Sendable, Codable {
     public var runID: String
     public var nodeID: String
     public var createdAt: Double
     public var outputs: [ArtifactRecord]
 }
 
-public struct RunRecord: Sendable {
+public struct RunRecord: Sendable, Codable {
     public var id: String
     public var pipeline: String
     public var pipelinePath: String
@@ -241,7 +247,7 @@ public struct RunRecord: Sendable {
     public var counts: TaskCounts
 }
 
-public struct TaskRecord: Sendable {
+public struct TaskRecord: Sendable, Codable {
     public var snapshot: TaskSnapshot
     public var spec: TaskSpec
     public var index: Int
@@ -256,7 +262,7 @@ public struct TaskRecord: Sendable {
     public var inputs: [ArtifactRecord]
 }
 
-public struct AttemptRecord: Sendable {
+public struct AttemptRecord: Sendable, Codable {
     public var attempt: Int
     public var worker: String
     public var startedAt: Double
@@ -266,7 +272,7 @@ public struct AttemptRecord: Sendable {
     public var message: String?
 }
 
-public struct WorkerRecord: Sendable {
+public struct WorkerRecord: Sendable, Codable {
     public var id: String
     public var host: String
     public var pid: Int

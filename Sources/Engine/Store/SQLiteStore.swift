@@ -179,6 +179,7 @@ public final class SQLiteStore: RunStore {
                 """)
         }
         migrator.registerMigration("v2", migrate: SQLiteStore.createMarketTables)
+        migrator.registerMigration("v3", migrate: SQLiteStore.createNodeTables)
         return migrator
     }
 

@@ -1,6 +1,6 @@
 import BlacktailData
 import Foundation
-import Numerics
+import BlacktailNumerics
 
 /// REINFORCE: a softmax policy network trained with Adam on the returns of its own episodes.
 ///

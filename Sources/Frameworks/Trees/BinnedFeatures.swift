@@ -1,5 +1,5 @@
 public import BlacktailData
-import Numerics
+import BlacktailNumerics
 
 /// Features quantised into at most 255 bins each, what the tree learners search for splits.
 ///

@@ -1,6 +1,6 @@
 public import BlacktailData
 import Foundation
-import Numerics
+import BlacktailNumerics
 
 /// A single decision tree (CART) grown depth-first on binned features: each node is split at the
 /// bin edge that most reduces the impurity, searched exhaustively over the bins of its features.

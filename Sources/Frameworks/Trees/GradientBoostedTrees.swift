@@ -1,6 +1,6 @@
 public import BlacktailData
 import Foundation
-import Numerics
+import BlacktailNumerics
 
 /// Gradient-boosted trees on binned features, after scikit-learn's HistGradientBoosting: each
 /// round fits a tree to the gradient and hessian of the loss at the current scores (cross-entropy

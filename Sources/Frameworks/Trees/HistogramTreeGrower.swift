@@ -1,4 +1,4 @@
-import Numerics
+import BlacktailNumerics
 
 /// Grows the trees of gradient boosting best-first (like LightGBM and scikit-learn's
 /// HistGradientBoosting): the leaf whose best split gains the most is split next, until

@@ -1,5 +1,5 @@
 public import BlacktailData
-import Numerics
+import BlacktailNumerics
 
 /// A random forest: decision trees grown on bootstrap samples of the rows, each split searching a
 /// random subset of the features, their leaf distributions (or values) averaged.

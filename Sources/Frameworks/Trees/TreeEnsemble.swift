@@ -1,5 +1,5 @@
 import Foundation
-public import Numerics
+public import BlacktailNumerics
 
 /// Trees whose outputs are combined into one model: a random forest (a single decision tree is a
 /// forest of one) or gradient-boosted trees.

@@ -1,6 +1,6 @@
 import BlacktailData
 import Dispatch
-import Numerics
+import BlacktailNumerics
 import Synchronization
 
 /// The rows a tree learner trains on (the labelled ones) and their targets.

@@ -174,8 +174,8 @@ extension CompilerFrontend {
     }
 
     /// The store of the default home when it has one, for commands that take no --home.
-    static func defaultRegistry() -> SQLiteStore? {
-        let workspace = Workspace()
+    static func defaultRegistry(home: String? = nil) -> SQLiteStore? {
+        let workspace = Workspace(home: home)
         guard FileManager.default.fileExists(atPath: workspace.storePath) else { return nil }
         return try? SQLiteStore(path: workspace.storePath)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlacktailOps
+import Cluster
 import Engine
 import Foundation
 import PipelineLanguage
@@ -16,8 +17,16 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var parameters: ParameterOptions
     @OptionGroup var submit: SubmitOptions
     @OptionGroup var home: HomeOptions
+    @OptionGroup var remote: CoordinatorOptions
 
     func run() async throws {
+        if let client = try remote.client() {
+            let registry = CompilerFrontend.defaultRegistry(home: home.home)
+            let plan = try await CompilerFrontend.plan(file, parameters: parameters, registry: registry)
+            let submission = CompilerFrontend.submission(file, plan: plan, options: submit.options)
+            print(try await RemoteSubmission.submit(submission, client: client, workspace: home.workspace).runID)
+            return
+        }
         let (_, store) = try home.open()
         let plan = try await CompilerFrontend.plan(file, parameters: parameters, registry: store)
         let (runID, _) = try await store.submit(CompilerFrontend.submission(file, plan: plan, options: submit.options), now: now())
@@ -69,10 +78,19 @@ struct RunsCommand: AsyncParsableCommand {
     var limit = 20
 
     @OptionGroup var home: HomeOptions
+    @OptionGroup var remote: CoordinatorOptions
 
     func run() async throws {
-        let (_, store) = try home.open()
-        let runs = try await store.runs(limit: limit)
+        let runs: [RunRecord]
+        if let client = try remote.client() {
+            do {
+                runs = try await client.call(.GET, "/v1/runs?limit=\(limit)", as: [RunRecord].self)
+            } catch let problem as Wire.Problem {
+                throw CLIError(problem.error)
+            }
+        } else {
+            runs = try await home.open().1.runs(limit: limit)
+        }
         if runs.isEmpty { print("no runs in \(home.workspace.root)") }
         for run in runs {
             let duration = run.startedAt.map { (run.finishedAt ?? now()) - $0 }.map { Duration.seconds($0).short } ?? ""
@@ -108,7 +126,17 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "text for people, json for machines.")
     var format: OutputFormat = .text
 
+    @OptionGroup var remote: CoordinatorOptions
+
     func run() async throws {
+        if let client = try remote.client() {
+            let detail = try await RemoteSubmission.detail(selection.run, client: client)
+            switch format {
+            case .text: print(RunSummary.text(detail.run, tasks: detail.tasks, workspace: nil))
+            case .json: print(RunSummary.json(detail.run, tasks: detail.tasks, attempts: [:]).prettyText, terminator: "")
+            }
+            return
+        }
         let (workspace, store, record) = try await selection.open()
         let tasks = try await store.tasks(runID: record.id)
         switch format {

@@ -4,7 +4,9 @@ import PipelineLanguage
 
 /// A run's record as text: what ran, on what, with what, and how each step ended.
 enum RunSummary {
-    static func text(_ run: RunRecord, tasks: [TaskRecord], workspace: Workspace) -> String {
+    /// `workspace` is the home whose task folders hold the attempts; nil for a run read from a
+    /// coordinator, whose logs 'logs --coordinator' fetches.
+    static func text(_ run: RunRecord, tasks: [TaskRecord], workspace: Workspace?) -> String {
         var lines: [String] = []
         let duration = run.startedAt.map { (run.finishedAt ?? Date().timeIntervalSince1970) - $0 }
         lines.append("run \(run.id)  \(run.state.rawValue)\(duration.map { " in " + Duration.seconds($0).short } ?? "")")
@@ -29,7 +31,7 @@ enum RunSummary {
             if let message = task.snapshot.message, task.snapshot.state == .failed || task.snapshot.state == .skipped || task.snapshot.state == .cancelled {
                 for text in message.split(separator: "\n") { lines.append("      \(text)") }
             }
-            if task.snapshot.state == .failed {
+            if task.snapshot.state == .failed, let workspace {
                 lines.append("      folder: \(workspace.attemptFolder(run: run.id, node: task.spec.nodeID, attempt: task.snapshot.attempt))")
             }
             for output in task.outputs {

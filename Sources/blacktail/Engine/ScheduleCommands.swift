@@ -112,21 +112,40 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (_, store) = try home.open()
-        let scheduler = Scheduler(store: store) { schedule in
-            let parameters = try ParameterOptions.parse(schedule.params.flatMap { ["-p", $0] })
-            let compilation = await CompilerFrontend.compilation(of: schedule.pipelinePath, parameters: try parameters.parsed(), registry: store)
-            guard let plan = compilation.plan, !compilation.hasErrors else {
-                throw CLIError("\(schedule.pipelinePath) no longer compiles:\n" + DiagnosticRenderer.text(compilation.diagnostics, in: compilation.source))
-            }
-            return Submitter.submission(
-                plan: plan, pipelinePath: schedule.pipelinePath, projectDirectory: schedule.projectDirectory,
-                signatures: BuiltinOps.catalogue.signatures
-            )
-        }
+        let scheduler = PipelineScheduling.scheduler(store: store, registry: store)
         let stopped = StopFlag()
         let interrupt = InterruptHandler { stopped.stop() }
         defer { interrupt.cancel() }
         repeat {
+            await PipelineScheduling.check(scheduler)
+            if once { break }
+            try await Task.sleep(for: .seconds(interval))
+        } while !stopped.isStopped
+    }
+}
+
+/// The scheduler of pipeline files, shared by `scheduler` and `serve`.
+enum PipelineScheduling {
+    /// Compiles a schedule's pipeline at each due tick. With `artifacts`, the project files a
+    /// run reads are copied there and named by digest, for agents that do not have the folder.
+    static func scheduler(store: any RunStore, registry: (any MarketRegistry)?, recordingFilesIn artifacts: ArtifactStore? = nil) -> Scheduler {
+        Scheduler(store: store) { schedule in
+            let parameters = try ParameterOptions.parse(schedule.params.flatMap { ["-p", $0] })
+            let compilation = await CompilerFrontend.compilation(of: schedule.pipelinePath, parameters: try parameters.parsed(), registry: registry)
+            guard let plan = compilation.plan, !compilation.hasErrors else {
+                throw CLIError("\(schedule.pipelinePath) no longer compiles:\n" + DiagnosticRenderer.text(compilation.diagnostics, in: compilation.source))
+            }
+            let submission = Submitter.submission(
+                plan: plan, pipelinePath: schedule.pipelinePath, projectDirectory: schedule.projectDirectory,
+                signatures: BuiltinOps.catalogue.signatures
+            )
+            return try artifacts.map { try submission.recordingProjectFiles(in: $0) } ?? submission
+        }
+    }
+
+    /// Submits the due ticks' runs, and says what happened.
+    static func check(_ scheduler: Scheduler) async {
+        do {
             for result in try await scheduler.check(now: now()) {
                 let tick = RunSummary.timestamp(Double(result.tick))
                 if let error = result.error {
@@ -135,10 +154,10 @@ struct SchedulerCommand: AsyncParsableCommand {
                     print("schedule \(result.schedule) at \(tick): run \(runID) submitted")
                 }
             }
-            fflush(nil)
-            if once { break }
-            try await Task.sleep(for: .seconds(interval))
-        } while !stopped.isStopped
+        } catch {
+            FileHandle.standardError.write(Data("schedules: \(error)\n".utf8))
+        }
+        fflush(nil)
     }
 }
 

@@ -9,7 +9,7 @@
 import BlacktailData
 import Foundation
 import Frameworks
-import Numerics
+import BlacktailNumerics
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
