@@ -51,6 +51,20 @@ public struct CoordinatorClient: Sendable {
         return try JSONDecoder().decode(Response.self, from: Data(bytes.readableBytesView))
     }
 
+    /// A text (a log), or nil when the coordinator has none under `path`.
+    public func text(_ path: String) async throws -> String? {
+        let response = try await send(request(.GET, path), timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 256 << 20)
+        if response.status == .notFound { return nil }
+        try Self.check(response.status, bytes, path: path)
+        return String(decoding: bytes.readableBytesView, as: UTF8.self)
+    }
+
+    /// A path segment with everything but letters, digits, `-`, `_` and `.` percent-encoded.
+    public static func segment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")) ?? text
+    }
+
     /// An answer with no body of interest.
     public struct Empty: Decodable, Sendable {}
 

@@ -191,7 +191,7 @@ final class ClusterBench: @unchecked Sendable {
             name: across
             steps:
               source:
-                run: seq 1 20000 > ${{ outputs.numbers }}
+                run: echo hello from $(hostname); seq 1 20000 > ${{ outputs.numbers }}
                 outputs: { numbers: file }
               gpu:
                 run: echo "$CUDA_VISIBLE_DEVICES" > ${{ outputs.seen }}
@@ -228,6 +228,8 @@ final class ClusterBench: @unchecked Sendable {
         let status = try bench.blacktail(["status", runID, "--coordinator", bench.url, "--token", "\(bench.folder)/client.token"])
         #expect(status.status == 0)
         #expect(status.output.contains("succeeded") && status.output.contains("on gpu-node"))
+        let logs = try bench.blacktail(["logs", runID, "source", "--coordinator", bench.url, "--token", "\(bench.folder)/client.token"])
+        #expect(logs.output == "source [stdout] hello from \(ProcessInfo.processInfo.hostName)\n", "\(logs.error)")
         let nodes = try bench.blacktail(["nodes", "list"] + bench.storeArguments).output
         #expect(nodes.contains("gpu-node  agent  active  GPUs 0,1  seen"))
         #expect(nodes.contains("client  client  active  no GPUs  never seen"))
@@ -413,9 +415,16 @@ final class ClusterBench: @unchecked Sendable {
         #expect(try bench.blacktail(["nodes", "remove", "agent-2"] + bench.storeArguments).status == 0)
         #expect(await status { _ = try await other.call(.GET, "/v1/whoami", as: Wire.Identity.self) } == 401)
         // A drained node is given nothing.
-        _ = try bench.submit("version: 1\nname: more\nsteps:\n  again:\n    run: \"true\"\n")
+        let more = try bench.submit("version: 1\nname: more\nsteps:\n  again:\n    run: \"true\"\n")
         #expect(try bench.blacktail(["nodes", "drain", "agent-1"] + bench.storeArguments).status == 0)
         #expect(try await agent.call(.POST, "/v1/agent/claim", body: claim, as: Wire.Claimed.self).tasks.isEmpty)
+        // A client cancels the waiting run and queues it again through the coordinator.
+        let remote = ["--coordinator", bench.url, "--token", clientToken]
+        #expect(try bench.blacktail(["cancel", more] + remote).status == 0)
+        #expect(try await bench.withStore { try await $0.runState(more) } == .cancelled)
+        #expect(try bench.blacktail(["cancel", more] + remote).error.contains("already cancelled"))
+        #expect(try bench.blacktail(["retry", more] + remote).status == 0)
+        #expect(try await bench.withStore { try await $0.runState(more) } == .queued)
     }
 
     /// docs/openapi.yaml lists exactly the routes the coordinator serves.

@@ -299,7 +299,7 @@ enum RemoteSubmission {
 
     static func detail(_ run: String, client: CoordinatorClient) async throws -> Wire.RunDetail {
         do {
-            return try await client.call(.GET, "/v1/runs/\(run.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")) ?? run)", as: Wire.RunDetail.self)
+            return try await client.call(.GET, "/v1/runs/\(CoordinatorClient.segment(run))", as: Wire.RunDetail.self)
         } catch let problem as Wire.Problem {
             throw CLIError(problem.error)
         } catch let error as EngineError {

@@ -164,7 +164,10 @@ struct LogsCommand: AsyncParsableCommand {
     @Flag(help: "Keep printing as the logs grow, until the run ends.")
     var follow = false
 
+    @OptionGroup var remote: CoordinatorOptions
+
     func run() async throws {
+        if let client = try remote.client() { return try await remoteLogs(client) }
         let (workspace, store, record) = try await selection.open()
         var offsets: [String: UInt64] = [:]
         while true {
@@ -183,14 +186,42 @@ struct LogsCommand: AsyncParsableCommand {
                     let data = try handle.readToEnd() ?? Data()
                     guard !data.isEmpty else { continue }
                     offsets[path, default: 0] += UInt64(data.count)
-                    for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast(data.last == UInt8(ascii: "\n") ? 1 : 0) {
-                        print("\(task.spec.nodeID) [\(name.split(separator: ".")[0])] \(line)")
-                    }
+                    Self.printLines(data, node: task.spec.nodeID, file: name)
                 }
             }
             fflush(nil)
             if !follow || finished { break }
             try await Task.sleep(for: .milliseconds(300))
+        }
+    }
+
+    /// The same, from a coordinator: the logs its agents sent (every 2 s while a task runs).
+    private func remoteLogs(_ client: CoordinatorClient) async throws {
+        var offsets: [String: Int] = [:]
+        while true {
+            let detail = try await RemoteSubmission.detail(selection.run, client: client)
+            let tasks = detail.tasks.filter { step == nil || $0.spec.nodeID == step || $0.spec.step == step }
+            if tasks.isEmpty { throw CLIError("run \(detail.run.id) has no step '\(step ?? "")'") }
+            for task in tasks where task.snapshot.attempt > 0 {
+                for name in ["stdout.log", "stderr.log", "op.log"] {
+                    let path = "/v1/runs/\(detail.run.id)/logs/\(CoordinatorClient.segment(task.spec.nodeID))/\(name)?attempt=\(task.snapshot.attempt)"
+                    let key = "\(task.spec.nodeID)/\(task.snapshot.attempt)/\(name)"
+                    guard let text = try await client.text(path) else { continue }
+                    let data = Data(text.utf8)
+                    guard data.count > offsets[key, default: 0] else { continue }
+                    Self.printLines(data.dropFirst(offsets[key, default: 0]), node: task.spec.nodeID, file: name)
+                    offsets[key] = data.count
+                }
+            }
+            fflush(nil)
+            if !follow || detail.run.state.isFinished { break }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private static func printLines(_ data: Data, node: String, file: String) {
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast(data.last == UInt8(ascii: "\n") ? 1 : 0) {
+            print("\(node) [\(file.split(separator: ".")[0])] \(line)")
         }
     }
 }
@@ -202,8 +233,14 @@ struct CancelCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var selection: RunSelection
+    @OptionGroup var remote: CoordinatorOptions
 
     func run() async throws {
+        if let client = try remote.client() {
+            let run = try await client.call(.POST, "/v1/runs/\(CoordinatorClient.segment(selection.run))/cancel", as: RunRecord.self)
+            print("run \(run.id): cancelled; running steps are being stopped")
+            return
+        }
         let (_, store, record) = try await selection.open()
         if record.state.isFinished { throw CLIError("run \(record.id) is already \(record.state.rawValue)") }
         try await store.cancel(runID: record.id, now: now())
@@ -218,8 +255,14 @@ struct RetryCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var selection: RunSelection
+    @OptionGroup var remote: CoordinatorOptions
 
     func run() async throws {
+        if let client = try remote.client() {
+            let run = try await client.call(.POST, "/v1/runs/\(CoordinatorClient.segment(selection.run))/retry", as: RunRecord.self)
+            print("run \(run.id): queued again; the coordinator's agents take it")
+            return
+        }
         let (_, store, record) = try await selection.open()
         do {
             try await store.retry(runID: record.id, now: now())
