@@ -147,7 +147,7 @@ public final class AgentTransport: ArtifactTransport {
     }
 
     public func fetchInputs(of task: ClaimedTask) async throws {
-        let digests = Self.inputDigests(of: task)
+        let digests = task.inputDigests
         state.withLock { state in
             for digest in digests { state.inUse[digest, default: 0] += 1 }
         }
@@ -167,7 +167,7 @@ public final class AgentTransport: ArtifactTransport {
 
     public func sendResults(of completion: Completion, task: ClaimedTask) async throws {
         let sender = state.withLock { state in
-            for digest in Self.inputDigests(of: task) {
+            for digest in task.inputDigests {
                 state.inUse[digest, default: 1] -= 1
                 if state.inUse[digest] == 0 { state.inUse[digest] = nil }
             }
@@ -187,26 +187,6 @@ public final class AgentTransport: ArtifactTransport {
 
     static func query(_ task: ClaimedTask) -> String {
         "?run=\(task.snapshot.runID)&task=\(task.snapshot.id)&attempt=\(task.snapshot.attempt)"
-    }
-
-    /// Every digest a task reads.
-    static func inputDigests(of task: ClaimedTask) -> Set<String> {
-        var digests: Set<String> = []
-        for named in task.spec.arguments {
-            switch named.argument {
-            case .artifact(let reference):
-                if let digest = task.upstream[reference.node]?.outputs[reference.output]?.digest { digests.insert(digest) }
-            case .artifacts(let references):
-                for reference in references {
-                    if let digest = task.upstream[reference.node]?.outputs[reference.output]?.digest { digests.insert(digest) }
-                }
-            case .recordedFile(_, let digest), .pinned(let digest, _, _):
-                digests.insert(digest)
-            case .value, .projectFile, .deferred:
-                continue
-            }
-        }
-        return digests
     }
 
     private func folder(of task: ClaimedTask) -> String {
@@ -237,7 +217,7 @@ public final class AgentTransport: ArtifactTransport {
         let folder = folder(of: task)
         for name in Wire.logFiles.sorted() {
             let path = "\(folder)/\(name)"
-            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64, sizes[name] != size else { continue }
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64, size > 0, sizes[name] != size else { continue }
             try await client.upload(file: path, to: "/v1/agent/logs/\(task.snapshot.id)/\(task.snapshot.attempt)/\(name)?run=\(task.snapshot.runID)")
             sizes[name] = size
         }

@@ -250,7 +250,7 @@ public final class Coordinator: Sendable {
         if node.role == .agent {
             let (taskID, attempt, runID) = try attemptParameters(request)
             let task = try await leasedTask(taskID, attempt: attempt, to: node, runID: runID)
-            guard try await inputDigests(of: task).contains(digest) else {
+            guard task.inputDigests.contains(digest) else {
                 throw Failure(.forbidden, "\(digest.prefix(12)) is not an input of task \(taskID)")
             }
         }
@@ -319,38 +319,12 @@ public final class Coordinator: Sendable {
     }
 
     /// The task, when `node` holds its lease for this attempt now.
-    private func leasedTask(_ taskID: Int64, attempt: Int, to node: NodeRecord, runID: String?) async throws -> TaskRecord {
-        guard let runID, let task = try await store.tasks(runID: runID).first(where: { $0.snapshot.id == taskID }) else {
-            throw Failure(.forbidden, "task \(taskID) of run \(runID ?? "(none given)") is not leased to node \(node.name)")
-        }
-        guard task.snapshot.state == .running, task.snapshot.attempt == attempt, task.snapshot.leaseOwner == node.name else {
+    private func leasedTask(_ taskID: Int64, attempt: Int, to node: NodeRecord, runID: String?) async throws -> ClaimedTask {
+        guard let task = try await store.heldTask(id: taskID, runID: runID),
+              task.snapshot.state == .running, task.snapshot.attempt == attempt, task.snapshot.leaseOwner == node.name else {
             throw Failure(.forbidden, "attempt \(attempt) of task \(taskID) is not leased to node \(node.name)")
         }
         return task
-    }
-
-    /// The digests a task reads: the outputs of upstream tasks it names, recorded project files
-    /// and market models.
-    private func inputDigests(of task: TaskRecord) async throws -> Set<String> {
-        var digests: Set<String> = []
-        var references: [TaskSpec.ArtifactReference] = []
-        for named in task.spec.arguments {
-            switch named.argument {
-            case .artifact(let reference): references.append(reference)
-            case .artifacts(let list): references += list
-            case .recordedFile(_, let digest), .pinned(let digest, _, _): digests.insert(digest)
-            default: continue
-            }
-        }
-        if !references.isEmpty {
-            let byNode = Dictionary(try await store.tasks(runID: task.snapshot.runID).map { ($0.spec.nodeID, $0) }, uniquingKeysWith: { first, _ in first })
-            for reference in references {
-                for output in byNode[reference.node]?.outputs ?? [] where output.name == reference.output {
-                    digests.insert(output.digest)
-                }
-            }
-        }
-        return digests
     }
 
     // MARK: Clients

@@ -58,6 +58,10 @@ public protocol RunStore: TaskQueue, NodeDirectory {
     /// The latest runs, newest first.
     func runs(limit: Int) async throws -> [RunRecord]
     func tasks(runID: String) async throws -> [TaskRecord]
+    /// A task as the worker that holds it sees it (its state and lease, its spec, the outputs of
+    /// the tasks it needs), read now; nil when there is no such task. `runID` may help a store
+    /// find it.
+    func heldTask(id: Int64, runID: String?) async throws -> ClaimedTask?
     func attempts(taskID: Int64) async throws -> [AttemptRecord]
 
     /// Every artifact digest that a task's inputs or outputs, or a published model, name.
@@ -73,6 +77,48 @@ public protocol RunStore: TaskQueue, NodeDirectory {
     /// another on the same store) returns nil and adds nothing.
     func submitTick(schedule: String, tick: Int64, submission: Submission, now: Double) async throws -> String?
     func markScheduleChecked(name: String, through tick: Int64) async throws
+}
+
+extension RunStore {
+    /// From the run's tasks, for a store without a quicker way.
+    public func heldTask(id: Int64, runID: String?) async throws -> ClaimedTask? {
+        guard let runID else { return nil }
+        let tasks = try await tasks(runID: runID)
+        guard let task = tasks.first(where: { $0.snapshot.id == id }), let run = try await run(runID) else { return nil }
+        let byNode = Dictionary(tasks.map { ($0.spec.nodeID, $0) }, uniquingKeysWith: { first, _ in first })
+        var upstream: [String: UpstreamTask] = [:]
+        for node in task.spec.needs {
+            guard let needed = byNode[node] else { continue }
+            upstream[node] = UpstreamTask(state: needed.snapshot.state, outputs: Dictionary(needed.outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }))
+        }
+        return ClaimedTask(
+            snapshot: task.snapshot, spec: task.spec, projectDirectory: run.projectDirectory, noCache: run.noCache,
+            deterministic: true, upstream: upstream
+        )
+    }
+}
+
+extension ClaimedTask {
+    /// The digest of every file the task reads: the upstream outputs its arguments name, recorded
+    /// project files and market models.
+    public var inputDigests: Set<String> {
+        var digests: Set<String> = []
+        for named in spec.arguments {
+            switch named.argument {
+            case .artifact(let reference):
+                if let digest = upstream[reference.node]?.outputs[reference.output]?.digest { digests.insert(digest) }
+            case .artifacts(let references):
+                for reference in references {
+                    if let digest = upstream[reference.node]?.outputs[reference.output]?.digest { digests.insert(digest) }
+                }
+            case .recordedFile(_, let digest), .pinned(let digest, _, _):
+                digests.insert(digest)
+            case .value, .projectFile, .deferred:
+                continue
+            }
+        }
+        return digests
+    }
 }
 
 extension TaskQueue {

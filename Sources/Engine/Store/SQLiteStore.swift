@@ -650,6 +650,18 @@ public final class SQLiteStore: RunStore {
         }
     }
 
+    public func heldTask(id taskID: Int64, runID: String?) async throws -> ClaimedTask? {
+        let row: ClaimRow? = try await pool.read { db in
+            guard let row = try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [taskID]) else { return nil }
+            let run = try db.row(sql: """
+                SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
+                FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = ?
+                """, arguments: [taskID])!
+            return (try self.snapshot(row), run[0], run[1], run[2], run[3], try self.upstream(of: taskID, in: db))
+        }
+        return try row.map { try decodeClaims([$0])[0] }
+    }
+
     public func tasks(runID: String) async throws -> [TaskRecord] {
         try await pool.read { db in
             let rows = try db.rows(sql: """
