@@ -33,19 +33,29 @@ public final class Coordinator: Sendable {
     public let store: any RunStore
     public let workspace: Workspace
     public let limits: Limits
+    /// Announcements to and from the other coordinators of a PostgreSQL store.
+    let notifications: PostgresNotifications?
     let wakeups = Wakeups()
     let logger: Logger
 
-    public init(store: any RunStore, workspace: Workspace, limits: Limits = Limits(), logger: Logger = Logger(label: "blacktail.coordinator")) {
+    public init(
+        store: any RunStore, workspace: Workspace, limits: Limits = Limits(), notifications: PostgresNotifications? = nil,
+        logger: Logger = Logger(label: "blacktail.coordinator")
+    ) {
         self.store = store
         self.workspace = workspace
         self.limits = limits
+        self.notifications = notifications
         self.logger = logger
     }
 
     /// Serves until the surrounding task is cancelled; `onListening` gets the bound port.
     public func serve(host: String, port: Int, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try workspace.create()
+        let listening = notifications.map { notifications in
+            Task { [wakeups] in await notifications.watch { wakeups.signal() } }
+        }
+        defer { listening?.cancel() }
         let application = Application(
             router: router(),
             configuration: .init(address: .hostname(host, port: port), serverName: "blacktail"),
@@ -192,7 +202,7 @@ public final class Coordinator: Sendable {
         let next = report.claim.flatMap { node.state == .active ? claimRequest($0, node: node) : nil }
         do {
             let tasks = try await store.complete(completion, thenClaim: next, now: Date().timeIntervalSince1970)
-            wakeups.signal()
+            workMayBeReady()
             return try json(Wire.Claimed(tasks: tasks))
         } catch let rejection as QueueCore.Rejection {
             throw Failure(.conflict, "the attempt's result is refused: \(rejection)", rejection: rejection)
@@ -338,7 +348,7 @@ public final class Coordinator: Sendable {
             throw Failure(.badRequest, "the run names artifact \(missing), which is not here; PUT /v1/artifacts/\(missing) first")
         }
         let (runID, created) = try await store.submit(submission, now: Date().timeIntervalSince1970)
-        wakeups.signal()
+        workMayBeReady()
         return try json(Wire.Submitted(runID: runID, created: created), status: created ? .created : .ok)
     }
 
@@ -372,7 +382,7 @@ public final class Coordinator: Sendable {
         } catch let error as EngineError {
             throw Failure(.conflict, error.message)
         }
-        wakeups.signal()
+        workMayBeReady()
         return try json(try await self.run(context))
     }
 
@@ -388,6 +398,12 @@ public final class Coordinator: Sendable {
         let path = "\(workspace.attemptFolder(run: run.id, node: nodeID, attempt: attempt))/\(name)"
         guard FileManager.default.fileExists(atPath: path) else { throw Failure(.notFound, "attempt \(attempt) of \(nodeID) has no \(name) here") }
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: try await FileIO().loadFile(path: path, context: context))
+    }
+
+    /// Wakes the claims waiting here, and tells the other coordinators.
+    private func workMayBeReady() {
+        wakeups.signal()
+        if let notifications { Task { await notifications.announce() } }
     }
 
     // MARK: Bodies

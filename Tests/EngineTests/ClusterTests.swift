@@ -74,8 +74,8 @@ final class ClusterBench: @unchecked Sendable {
     func output(_ name: String) -> String { text("\(folder)/\(name).out") + text("\(folder)/\(name).err") }
 
     /// Starts the coordinator and waits until it listens.
-    func startCoordinator(name: String = "coordinator") async throws {
-        try start(name, ["serve", "--listen", "127.0.0.1:\(port)", "--schedule-interval", "0"] + storeArguments)
+    func startCoordinator(name: String = "coordinator", port: Int? = nil, arguments: [String] = []) async throws {
+        try start(name, ["serve", "--listen", "127.0.0.1:\(port ?? self.port)", "--schedule-interval", "0"] + storeArguments + arguments)
         let listening = try await poll(seconds: 60) { self.text("\(self.folder)/\(name).out").contains("listening on") }
         if !listening { throw PostgresServerError("the coordinator did not start:\n\(output(name))") }
     }
@@ -97,10 +97,10 @@ final class ClusterBench: @unchecked Sendable {
     }
 
     @discardableResult
-    func startAgent(_ name: String, gpus: String = "none", concurrency: Int = 2, lease: Int = 2) throws -> Process {
+    func startAgent(_ name: String, gpus: String = "none", concurrency: Int = 2, lease: Int = 2, coordinator: String? = nil) throws -> Process {
         let token = try addNode(name)
         return try start(name, [
-            "agent", "--coordinator", url, "--token", token, "--work-dir", "\(folder)/\(name)-work", "--gpus", gpus,
+            "agent", "--coordinator", coordinator ?? url, "--token", token, "--work-dir", "\(folder)/\(name)-work", "--gpus", gpus,
             "--concurrency", "\(concurrency)", "--cpus", "\(concurrency)", "--lease", "\(lease)",
         ])
     }
@@ -316,6 +316,51 @@ final class ClusterBench: @unchecked Sendable {
         #expect(after.outputs == before.outputs)
         let outcomes = try await bench.withStore { try await $0.attempts(taskID: after.snapshot.id).map(\.outcome) }
         #expect(outcomes == ["lost", "succeeded"])
+    }
+
+    /// Two coordinators of one PostgreSQL store: a run submitted through one wakes the claim of
+    /// an agent waiting at the other at once (LISTEN/NOTIFY), not at its next poll (30 s here).
+    @Test func aSubmissionThroughOneCoordinatorWakesAgentsWaitingAtAnother() async throws {
+        let bench = try ClusterBench(postgres: try PostgresServer.shared().database())
+        try await bench.startCoordinator(arguments: ["--poll-interval", "30"])
+        let other = try PostgresServer.freePort()
+        try await bench.startCoordinator(name: "other", port: other, arguments: ["--poll-interval", "30"])
+        try bench.startAgent("waiting", coordinator: "http://127.0.0.1:\(other)")
+        // Let the agent's claim reach the other coordinator and wait there.
+        try await Task.sleep(for: .seconds(2))
+        let runID = try bench.submit("version: 1\nname: woken\nsteps:\n  quick:\n    run: \"true\"\n")
+        let submitted = Date()
+        #expect(try await bench.finish(runID, seconds: 15) == .succeeded)
+        #expect(Date().timeIntervalSince(submitted) < 8)
+        #expect(try await bench.tasks(runID)["quick"]?.worker == "waiting")
+    }
+
+    @Test func anAgentAskedToStopFinishesItsTaskFirst() async throws {
+        let bench = try ClusterBench()
+        try await bench.startCoordinator()
+        let mark = "\(bench.folder)/mark"
+        let agent = try bench.startAgent("leaving", concurrency: 1, lease: 30)
+        let runID = try bench.submit("""
+            version: 1
+            name: graceful
+            steps:
+              slow:
+                run: echo start >> \(mark); sleep 2; echo done >> \(mark); echo out > ${{ outputs.result }}
+                outputs: { result: file }
+              next:
+                run: echo next >> \(mark)
+                needs: slow
+            """)
+        #expect(try await bench.poll(seconds: 30) { bench.lines(mark) == ["start"] })
+        kill(agent.processIdentifier, SIGTERM)
+        #expect(try await bench.poll(seconds: 30) { !agent.isRunning })
+        #expect(agent.terminationStatus == 0)
+        // The task it held finished and was reported; it took nothing more.
+        #expect(bench.lines(mark) == ["start", "done"])
+        let tasks = try await bench.tasks(runID)
+        #expect(tasks["slow"]?.snapshot.state == .succeeded && tasks["slow"]?.snapshot.attempt == 1)
+        #expect(tasks["next"]?.snapshot.state == .ready)
+        #expect(bench.output("leaving").contains("stopped"))
     }
 
     @Test func aRunSurvivesRestartsOfTheCoordinatorAndOfPostgres() async throws {

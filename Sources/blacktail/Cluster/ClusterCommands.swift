@@ -19,8 +19,8 @@ struct StoreOptions: ParsableArguments {
             guard let store else {
                 return (workspace, try SQLiteStore(path: workspace.storePath), {})
             }
-            if store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") {
-                let postgres = try await PostgresStore(url: store)
+            if let url = postgresURL {
+                let postgres = try await PostgresStore(url: url)
                 return (workspace, postgres, { await postgres.close() })
             }
             let path = store.hasPrefix("sqlite://") ? String(store.dropFirst("sqlite://".count)) : store
@@ -31,6 +31,12 @@ struct StoreOptions: ParsableArguments {
     }
 
     var description: String { store.map { PostgresURL.redacted($0) } ?? home.workspace.storePath }
+
+    /// The store's URL when it is PostgreSQL.
+    var postgresURL: String? {
+        guard let store, store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else { return nil }
+        return store
+    }
 }
 
 enum PostgresURL {
@@ -86,6 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds between schedule checks; 0 turns the scheduler off.", valueName: "seconds"))
     var scheduleInterval: Double = 15
 
+    @Option(help: ArgumentHelp("How often a waiting claim asks the store again when no announcement woke it.", valueName: "seconds"))
+    var pollInterval: Double = 0.5
+
     func run() async throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
             throw ValidationError("--listen \(listen): write HOST:PORT, such as 127.0.0.1:8470")
@@ -95,9 +104,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let host = String(listen[..<colon])
         let (workspace, runStore, close) = try await store.open()
+        guard pollInterval > 0 else { throw ValidationError("--poll-interval must be more than 0") }
         var limits = Coordinator.Limits()
         limits.artifactBytes = artifactBytes
-        let coordinator = Coordinator(store: runStore, workspace: workspace, limits: limits)
+        limits.pollSeconds = pollInterval
+        // Coordinators of one PostgreSQL store wake each other's waiting claims.
+        let notifications = try store.postgresURL.map { try PostgresNotifications(url: $0) }
+        let coordinator = Coordinator(store: runStore, workspace: workspace, limits: limits, notifications: notifications)
         let scheduling = scheduleInterval > 0 ? Task { [scheduleInterval] in
             let scheduler = PipelineScheduling.scheduler(store: runStore, registry: runStore as? SQLiteStore, recordingFilesIn: workspace.artifacts)
             while !Task.isCancelled {
