@@ -23,9 +23,13 @@ public final class RemoteQueue: TaskQueue {
         var interrupted = false
     }
 
-    public init(client: CoordinatorClient, longPollSeconds: Double = 20) {
+    /// Small logs that travel with their attempt's report.
+    let outbox: LogOutbox
+
+    public init(client: CoordinatorClient, longPollSeconds: Double = 20, outbox: LogOutbox = LogOutbox()) {
         self.client = client
         self.longPollSeconds = longPollSeconds
+        self.outbox = outbox
     }
 
     /// Ends the claims waiting at the coordinator, and makes later ones return nothing: for an
@@ -80,14 +84,15 @@ public final class RemoteQueue: TaskQueue {
     }
 
     public func complete(_ completion: Completion, thenClaim claim: ClaimRequest?, now: Double) async throws -> [ClaimedTask] {
-        defer { state.withLock { _ = $0.runs.removeValue(forKey: completion.taskID) } }
+        let runID = state.withLock { $0.runs.removeValue(forKey: completion.taskID) }
+        let logs = outbox.take(completion.taskID)
         let next = claim.flatMap { request in
             state.withLock { $0.interrupted } ? nil
                 : Wire.Claim(free: request.free, limit: request.limit, leaseSeconds: request.leaseSeconds, waitSeconds: 0)
         }
         do {
             // A report lost now would make the task run again; it is worth waiting for.
-            let report = Wire.Report(completion: completion, claim: next)
+            let report = Wire.Report(completion: completion, claim: next, logs: logs, runID: runID)
             return remember(try await CoordinatorClient.retrying(for: completionPatience) {
                 try await client.call(.POST, "/v1/agent/complete", body: report, as: Wire.Claimed.self).tasks
             })
@@ -121,6 +126,22 @@ public final class RemoteQueue: TaskQueue {
     }
 }
 
+/// The small logs of attempts that have ended, waiting for their reports to carry them: one
+/// request per task instead of one per log file.
+public final class LogOutbox: Sendable {
+    private let logs = Mutex<[Int64: [String: String]]>([:])
+
+    public init() {}
+
+    func put(_ taskID: Int64, _ files: [String: String]) {
+        logs.withLock { $0[taskID] = files.isEmpty ? nil : files }
+    }
+
+    func take(_ taskID: Int64) -> [String: String]? {
+        logs.withLock { $0.removeValue(forKey: taskID) }
+    }
+}
+
 /// An agent's files: a task's inputs come from the coordinator by digest into a bounded local
 /// cache (the work folder's artifact store), and its outputs and logs go back before it is
 /// reported. Logs are also sent every few seconds while the task runs, so that `logs` on the
@@ -139,7 +160,11 @@ public final class AgentTransport: ArtifactTransport {
         var logSenders: [Int64: Task<Void, Never>] = [:]
     }
 
-    public init(client: CoordinatorClient, workspace: Workspace, cacheBytes: Int64, logInterval: Duration = .seconds(2)) {
+    /// Where the last small logs of an attempt wait for its report.
+    let outbox: LogOutbox
+
+    public init(client: CoordinatorClient, workspace: Workspace, cacheBytes: Int64, outbox: LogOutbox, logInterval: Duration = .seconds(2)) {
+        self.outbox = outbox
         self.client = client
         self.workspace = workspace
         self.cacheBytes = cacheBytes
@@ -176,7 +201,7 @@ public final class AgentTransport: ArtifactTransport {
         sender?.cancel()
         await sender?.value
         defer { trimCache() }
-        try await sendLogs(of: task)
+        try await sendLastLogs(of: task)
         guard case .succeeded(cacheHit: false) = completion.outcome else { return }
         for output in completion.outputs where !(try await client.hasArtifact(output.digest)) {
             try await client.upload(file: workspace.artifacts.path(of: output.digest), to: "/v1/artifacts/\(output.digest)\(Self.query(task))")
@@ -208,9 +233,21 @@ public final class AgentTransport: ArtifactTransport {
         state.withLock { $0.logSenders[task.snapshot.id] = sender }
     }
 
-    private func sendLogs(of task: ClaimedTask) async throws {
-        var sizes: [String: Int64] = [:]
-        try await sendLogs(of: task, changedSince: &sizes)
+    /// The attempt's logs as it ended: small ones go with the report, larger ones now.
+    private func sendLastLogs(of task: ClaimedTask) async throws {
+        let folder = folder(of: task)
+        var small: [String: String] = [:]
+        for name in Wire.logFiles.sorted() {
+            let path = "\(folder)/\(name)"
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64, size > 0 else { continue }
+            if size <= Wire.smallLogBytes, let data = FileManager.default.contents(atPath: path),
+               let text = String(data: data, encoding: .utf8), text.utf8.count <= Wire.smallLogBytes {
+                small[name] = text
+            } else {
+                try await client.upload(file: path, to: "/v1/agent/logs/\(task.snapshot.id)/\(task.snapshot.attempt)/\(name)?run=\(task.snapshot.runID)")
+            }
+        }
+        outbox.put(task.snapshot.id, small)
     }
 
     private func sendLogs(of task: ClaimedTask, changedSince sizes: inout [String: Int64]) async throws {
@@ -277,12 +314,13 @@ public struct Agent: Sendable {
     public func worker(events: @escaping @Sendable (String) -> Void) async throws -> (Worker, stop: @Sendable () -> Void) {
         try workspace.create()
         let identity = try await identity()
-        let queue = RemoteQueue(client: client, longPollSeconds: longPollSeconds)
+        let outbox = LogOutbox()
+        let queue = RemoteQueue(client: client, longPollSeconds: longPollSeconds, outbox: outbox)
         let worker = Worker(
             store: queue,
             executor: TaskExecutor(workspace: workspace, catalogue: AgentOps.catalogue),
             configuration: configuration,
-            transport: AgentTransport(client: client, workspace: workspace, cacheBytes: cacheBytes),
+            transport: AgentTransport(client: client, workspace: workspace, cacheBytes: cacheBytes, outbox: outbox),
             id: identity.node,
             events: events
         )

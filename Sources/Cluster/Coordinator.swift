@@ -200,8 +200,22 @@ public final class Coordinator: Sendable {
             }
         }
         let next = report.claim.flatMap { node.state == .active ? claimRequest($0, node: node) : nil }
+        var logFolder: String?
+        if let logs = report.logs, !logs.isEmpty {
+            guard logs.allSatisfy({ Wire.logFiles.contains($0.key) && $0.value.utf8.count <= Wire.smallLogBytes }) else {
+                throw Failure(.badRequest, "a report carries only the log files \(Wire.logFiles.sorted().joined(separator: ", ")), each at most \(Wire.smallLogBytes) bytes")
+            }
+            if let task = try await store.heldTask(id: completion.taskID, runID: report.runID) {
+                logFolder = workspace.attemptFolder(run: task.snapshot.runID, node: task.spec.nodeID, attempt: completion.attempt)
+            }
+        }
         do {
             let tasks = try await store.complete(completion, thenClaim: next, now: Date().timeIntervalSince1970)
+            if let logFolder, let logs = report.logs {
+                // Only an accepted report's logs are kept: they are the attempt's that counts.
+                try FileManager.default.createDirectory(atPath: logFolder, withIntermediateDirectories: true)
+                for (name, text) in logs { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(logFolder)/\(name)"), options: .atomic) }
+            }
             workMayBeReady()
             return try json(Wire.Claimed(tasks: tasks))
         } catch let rejection as QueueCore.Rejection {

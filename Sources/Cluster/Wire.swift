@@ -55,10 +55,17 @@ public enum Wire {
         public var completion: Completion
         /// When set, the node's next tasks are claimed in the same transaction.
         public var claim: Claim?
+        /// The attempt's small log files (``smallLogBytes`` at most each, UTF-8) by name, written
+        /// to its folder once the report is accepted; larger ones are uploaded before the report.
+        public var logs: [String: String]?
+        /// The run of the task, with `logs`.
+        public var runID: String?
 
-        public init(completion: Completion, claim: Claim? = nil) {
+        public init(completion: Completion, claim: Claim? = nil, logs: [String: String]? = nil, runID: String? = nil) {
             self.completion = completion
             self.claim = claim
+            self.logs = logs
+            self.runID = runID
         }
     }
 
@@ -104,6 +111,9 @@ public enum Wire {
 
         public var description: String { error }
     }
+
+    /// The largest log file that travels inside a report.
+    public static let smallLogBytes = 64 << 10
 
     /// The log files of an attempt that travel from an agent to the coordinator.
     public static let logFiles: Set<String> = ["stdout.log", "stderr.log", "op.log", "op.txt", "progress.jsonl", "command.sh", "exit_status", "cache-hit"]
