@@ -180,12 +180,18 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
         // The agent's registration and running tasks show in the list.
         try await store.registerWorker(WorkerRecord(id: "gpu-1", host: "h", pid: 1, cpu: 4, memoryBytes: nil, gpus: ["0", "1"], labels: [], startedAt: 8, heartbeatAt: 8), now: 9)
-        _ = try await store.submit(try bench.submission(Self.diamond), now: 10)
+        let runs = [try await store.submit(try bench.submission(Self.diamond), now: 10).runID]
         _ = try await Self.claim(store, worker: "gpu-1", gpus: 1, now: 11)
         let listed = try await store.nodes()
         #expect(listed.map(\.name) == ["gpu-1", "laptop"])
         #expect(listed[0].gpus == ["0", "1"] && listed[0].heartbeatAt == 9 && listed[0].runningTasks == 2)
         #expect(listed[1].heartbeatAt == nil && listed[1].runningTasks == 0)
+
+        // A held task as its worker sees it, by id alone.
+        let first = try #require(try await store.tasks(runID: runs[0]).first { $0.spec.nodeID == "a" })
+        let held = try #require(try await store.heldTask(id: first.snapshot.id, runID: nil))
+        #expect(held.snapshot.state == .running && held.snapshot.leaseOwner == "gpu-1" && held.spec.nodeID == "a" && held.upstream.isEmpty)
+        #expect(try await store.heldTask(id: 999_999, runID: nil) == nil)
 
         #expect(try await store.setNodeState(name: "gpu-1", state: .draining))
         #expect(try await store.node(tokenSHA256: NodeToken.hash(token))?.state == .draining)

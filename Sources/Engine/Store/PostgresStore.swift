@@ -166,95 +166,215 @@ public final class PostgresStore: RunStore {
                 \(submission.host), \(submission.platform), \(submission.tasks.count))
             """)
         try await db.run("INSERT INTO run_plans (run_id, plan) VALUES (\(submission.runID), \(submission.plan))")
-        var ids: [String: Int64] = [:]
-        for (index, task) in submission.tasks.enumerated() {
-            let state: TaskState = task.needs.isEmpty ? .ready : .waiting
-            let id = try await db.value(Int64.self, """
+        // Every task in one statement, in plan order, so that ids follow the plan as one insert
+        // each would number them; their specs go in beside them.
+        let tasks = submission.tasks
+        let rows = try await db.rows("""
+            WITH inserted AS (
                 INSERT INTO tasks (run_id, node_id, idx, state, pending, status_functions, priority, run_seq,
                     cpu, memory, gpus, labels, retry_attempts, retry_initial, retry_factor, retry_max)
-                VALUES (\(submission.runID), \(task.nodeID), \(index), \(state.rawValue), \(task.needs.count), \(task.usesStatusFunctions),
-                    \(submission.priority), \(seq), \(task.resources.cpu), \(task.resources.memoryBytes), \(task.resources.gpus),
-                    \(task.resources.labels.joined(separator: ",")), \(task.retry.attempts), \(task.retry.initialSeconds),
-                    \(task.retry.factor), \(task.retry.maximumSeconds))
-                RETURNING id
-                """)!
-            ids[task.nodeID] = id
-            try await db.run("INSERT INTO task_specs (task_id, spec) VALUES (\(id), \(specs[index]))")
-        }
-        for task in submission.tasks {
+                SELECT \(submission.runID), v.node_id, v.idx, v.state, v.pending, v.status_functions, \(submission.priority), \(seq),
+                    v.cpu, v.memory, v.gpus, v.labels, v.retry_attempts, v.retry_initial, v.retry_factor, v.retry_max
+                FROM unnest(\(tasks.map(\.nodeID)), \(Array(tasks.indices)), \(tasks.map { ($0.needs.isEmpty ? TaskState.ready : .waiting).rawValue }),
+                    \(tasks.map(\.needs.count)), \(tasks.map(\.usesStatusFunctions)), \(tasks.map(\.resources.cpu)),
+                    \(tasks.map(\.resources.memoryBytes)), \(tasks.map(\.resources.gpus)), \(tasks.map { $0.resources.labels.joined(separator: ",") }),
+                    \(tasks.map(\.retry.attempts)), \(tasks.map(\.retry.initialSeconds)), \(tasks.map(\.retry.factor)),
+                    \(tasks.map(\.retry.maximumSeconds)))
+                    AS v(node_id, idx, state, pending, status_functions, cpu, memory, gpus, labels, retry_attempts, retry_initial, retry_factor, retry_max)
+                ORDER BY v.idx
+                RETURNING id, idx
+            ), specs AS (
+                INSERT INTO task_specs (task_id, spec)
+                SELECT i.id, v.spec FROM inserted i JOIN unnest(\(specs)) WITH ORDINALITY AS v(spec, position) ON v.position = i.idx + 1
+            )
+            SELECT id, idx FROM inserted
+            """)
+        var ids = [Int64](repeating: 0, count: tasks.count)
+        for row in rows { ids[try row.get(1, as: Int.self)] = try row.get(0) }
+        let index = Dictionary(tasks.enumerated().map { ($1.nodeID, $0) }, uniquingKeysWith: { first, _ in first })
+        var needs: (tasks: [Int64], upstream: [Int64]) = ([], [])
+        for (position, task) in tasks.enumerated() {
             for need in task.needs {
-                guard let upstream = ids[need] else {
+                guard let upstream = index[need] else {
                     throw EngineError("task \(task.nodeID) needs \(need), which is not in the run")
                 }
-                try await db.run("INSERT INTO task_needs (task_id, needs_id) VALUES (\(ids[task.nodeID]!), \(upstream))")
+                needs.tasks.append(ids[position])
+                needs.upstream.append(ids[upstream])
             }
+        }
+        if !needs.tasks.isEmpty {
+            try await db.run("INSERT INTO task_needs (task_id, needs_id) SELECT * FROM unnest(\(needs.tasks), \(needs.upstream))")
         }
     }
 
     // MARK: Claiming
 
     public func claim(_ request: ClaimRequest, now: Double) async throws -> [ClaimedTask] {
-        let rows = try await change { db in
-            try await self.expireLeases(now: now, in: db)
-            return try await self.claim(request, now: now, in: db)
+        try await change(replyingWhileCommitting: decodeClaims) { db in
+            guard request.limit > 0 else {
+                try await self.expireLeases(now: now, in: db)
+                return []
+            }
+            return try await self.claim([(request, now)], expiringLeasesAt: now, in: db)[0]
         }
-        return try decodeClaims(rows)
     }
 
     private typealias ClaimRow = (snapshot: TaskSnapshot, spec: String, project: String, noCache: Bool, deterministic: Bool, upstream: [String: UpstreamTask])
 
-    private func claim(_ request: ClaimRequest, now: Double, in db: Connection) async throws -> [ClaimRow] {
-        guard request.limit > 0 else { return [] }
-        var chosen: [TaskSnapshot] = []
-        var free = request.free
-        let page = max(request.limit * 2, 16)
-        var offset = 0
-        while chosen.count < request.limit, offset < page * 16 {
-            let rows = if let onlyRun = request.onlyRun {
-                try await db.rows("""
-                    SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                    WHERE state = 'ready' AND run_id = \(onlyRun) ORDER BY idx LIMIT \(page) OFFSET \(offset) FOR UPDATE SKIP LOCKED
-                    """)
-            } else {
-                try await db.rows("""
-                    SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                    WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT \(page) OFFSET \(offset) FOR UPDATE SKIP LOCKED
-                    """)
-            }
-            let candidates = try rows.map { row in
-                TaskSnapshot(id: try row.get(0), runID: "", nodeID: "", state: .ready, resources: try Self.resources(row, from: 1), notBefore: try row.get(5))
-            }
-            let taken = QueueCore.choose(from: candidates, free: free, limit: request.limit - chosen.count, now: now)
-            for task in taken {
-                free.reserve(task.resources)
-                chosen.append(try snapshot(try await db.row("SELECT \(unescaped: Self.snapshotColumns) FROM tasks WHERE id = \(task.id)")!))
-            }
-            if candidates.count < page { break }
-            offset += page
+    /// Claims for several requests in one change, each after the one before it as if alone, with
+    /// one statement for all their leases. With `expiry`, the leases that lapsed before then end first.
+    private func claim(
+        _ requests: [(request: ClaimRequest, now: Double)], expiringLeasesAt expiry: Double? = nil, in db: Connection
+    ) async throws -> [[ClaimRow]] {
+        let chosen = try await choose(for: requests, expiringLeasesAt: expiry, in: db)
+        guard chosen.contains(where: { !$0.isEmpty }) else { return chosen.map { _ in [] } }
+
+        // The rules make each lease from the columns its task was chosen by (they change only the
+        // state, attempt and lease). The statement that writes the leases reads the tasks back
+        // whole, as they were, and the same rule makes each the claimed task, which must carry
+        // the lease that was written.
+        let leases = zip(requests, chosen).map { claim, tasks in
+            tasks.map { QueueCore.claimed($0, by: claim.request.worker, now: claim.now, leaseSeconds: claim.request.leaseSeconds) }
         }
-        var claimed: [ClaimRow] = []
-        for task in chosen {
-            let leased = QueueCore.claimed(task, by: request.worker, now: now, leaseSeconds: request.leaseSeconds)
-            try await db.run("""
-                UPDATE tasks SET state = 'running', attempt = \(leased.attempt), lease_owner = \(request.worker),
-                    lease_expires = \(leased.leaseExpires), worker = \(request.worker), started_at = COALESCE(started_at, \(now)), message = NULL
-                WHERE id = \(task.id)
-                """)
-            try await db.run("""
-                INSERT INTO attempts (task_id, attempt, worker, started_at) VALUES (\(task.id), \(leased.attempt), \(request.worker), \(now))
-                ON CONFLICT (task_id, attempt) DO UPDATE SET worker = EXCLUDED.worker, started_at = EXCLUDED.started_at,
-                    finished_at = NULL, outcome = NULL, message = NULL
-                """)
-            try await db.run("UPDATE runs SET state = 'running', started_at = COALESCE(started_at, \(now)) WHERE id = \(task.runID) AND state = 'queued'")
-            let row = try await db.row("""
-                SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
-                FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = \(task.id)
-                """)!
-            claimed.append((leased, try row.get(0), try row.get(1), try row.get(2), try row.get(3), try await upstream(of: task.id, in: db)))
+        var written: [(task: TaskSnapshot, worker: String, now: Double)] = []
+        var startedRuns: [(id: String, now: Double)] = []
+        for ((request, now), tasks) in zip(requests, leases) {
+            for task in tasks {
+                written.append((task, request.worker, now))
+                if !startedRuns.contains(where: { $0.id == task.runID }) { startedRuns.append((task.runID, now)) }
+            }
+        }
+        var read: [Int64: (task: TaskSnapshot, spec: String, project: String, noCache: Bool, deterministic: Bool, hasNeeds: Bool)] = [:]
+        let first = Self.snapshotColumnCount
+        for row in try await db.rows(Leases(tasks: written, startedRuns: startedRuns)) {
+            let task = try snapshot(row)
+            read[task.id] = (task, try row.get(first), try row.get(first + 1), try row.get(first + 2), try row.get(first + 3), try row.get(first + 4))
+        }
+        var claimed = try zip(requests, leases).map { claim, leases in
+            try leases.map { lease -> ClaimRow in
+                guard let row = read[lease.id] else { throw EngineError("task \(lease.id) has no spec or run") }
+                let task = QueueCore.claimed(row.task, by: claim.request.worker, now: claim.now, leaseSeconds: claim.request.leaseSeconds)
+                guard task.attempt == lease.attempt, task.leaseExpires == lease.leaseExpires else {
+                    throw EngineError("the lease of task \(task.id) depends on more than it was chosen by")
+                }
+                return (task, row.spec, row.project, row.noCache, row.deterministic, [:])
+            }
+        }
+
+        let needing = written.map(\.task.id).filter { read[$0]?.hasNeeds == true }
+        if !needing.isEmpty {
+            let upstream = try await self.upstream(of: needing, in: db)
+            for index in claimed.indices {
+                for position in claimed[index].indices {
+                    claimed[index][position].upstream = upstream[claimed[index][position].snapshot.id] ?? [:]
+                }
+            }
         }
         return claimed
     }
 
+    /// The ready tasks each request takes, in order. A request pages through the ready tasks in
+    /// queue order (less those taken by the requests before it) until the worker is full, passing
+    /// over tasks that do not fit, and looks at no more than 16 pages.
+    ///
+    /// With `expiry`, the leases that lapsed before then end first. Whether any did comes with the
+    /// first ready tasks read, so that a claim that finds none spends no statement on it.
+    private func choose(
+        for requests: [(request: ClaimRequest, now: Double)], expiringLeasesAt expiry: Double?, in db: Connection
+    ) async throws -> [[TaskSnapshot]] {
+        var expiry = expiry
+        var queues: [String?: ReadyQueue] = [:]
+        var taken: Set<Int64> = []
+        var chosen: [[TaskSnapshot]] = []
+        for (index, (request, now)) in requests.enumerated() {
+            guard request.limit > 0 else {
+                chosen.append([])
+                continue
+            }
+            let page = max(request.limit * 2, 16)
+            let queue = queues[request.onlyRun] ?? ReadyQueue(onlyRun: request.onlyRun)
+            queues[request.onlyRun] = queue
+            if queue.tasks.isEmpty, !queue.isComplete {
+                // Enough for every request that chooses from these when the first tasks fit, with
+                // room for what the requests before it take; more are read when they do not.
+                var takenBefore = requests[..<index].reduce(0) { $0 + max($1.request.limit, 0) }
+                var needed = 0
+                for (later, _) in requests[index...] {
+                    if later.onlyRun == request.onlyRun { needed = max(needed, later.limit + takenBefore) }
+                    takenBefore += max(later.limit, 0)
+                }
+                let lapsed = try await read(needed, into: queue, lapsedBefore: expiry, in: db)
+                if let now = expiry, lapsed || queue.tasks.isEmpty, try await expireLeases(now: now, in: db) > 0 {
+                    queue.tasks = []
+                    queue.isComplete = false
+                    try await read(needed, into: queue, in: db)
+                }
+                expiry = nil
+            }
+            // The rules choose from the tasks in order, so it does not matter how many are read at
+            // a time, only that no more than 16 pages are looked at.
+            var picked: [TaskSnapshot] = []
+            var free = request.free
+            var position = 0
+            var looked = 0
+            while picked.count < request.limit, looked < page * 16 {
+                if position == queue.tasks.count {
+                    if queue.isComplete { break }
+                    try await read(page, into: queue, in: db)
+                    continue
+                }
+                var candidates: [TaskSnapshot] = []
+                while position < queue.tasks.count, looked + candidates.count < page * 16 {
+                    let task = queue.tasks[position]
+                    position += 1
+                    if !taken.contains(task.id) { candidates.append(task) }
+                }
+                for task in QueueCore.choose(from: candidates, free: free, limit: request.limit - picked.count, now: now) {
+                    free.reserve(task.resources)
+                    picked.append(task)
+                    taken.insert(task.id)
+                }
+                looked += candidates.count
+            }
+            chosen.append(picked)
+        }
+        return chosen
+    }
+
+    /// Ready tasks in queue order, as far as they have been read: what a claim chooses from.
+    private final class ReadyQueue {
+        let onlyRun: String?
+        var tasks: [TaskSnapshot] = []
+        /// Whether every ready task has been read.
+        var isComplete = false
+
+        init(onlyRun: String?) {
+            self.onlyRun = onlyRun
+        }
+    }
+
+    /// Reads up to `count` more ready tasks, locking them, with what choosing and leasing them
+    /// needs. With `lapsedBefore`, whether a lease lapsed before then (found out only if a task
+    /// was read).
+    @discardableResult
+    private func read(_ count: Int, into queue: ReadyQueue, lapsedBefore: Double? = nil, in db: Connection) async throws -> Bool {
+        let offset = queue.tasks.count
+        let rows = if let onlyRun = queue.onlyRun {
+            try await db.rows(ReadyTasksOfRun(runID: onlyRun, limit: count, offset: offset, lapsedBefore: lapsedBefore))
+        } else {
+            try await db.rows(ReadyTasks(limit: count, offset: offset, lapsedBefore: lapsedBefore))
+        }
+        queue.tasks += try rows.map { row in
+            TaskSnapshot(
+                id: try row.get(0), runID: try row.get(1), nodeID: "", state: .ready, attempt: try row.get(2),
+                resources: try Self.resources(row, from: 3), notBefore: try row.get(7)
+            )
+        }
+        if rows.count < count { queue.isComplete = true }
+        return try rows.first?.get(8) ?? false
+    }
+
+    @Sendable
     private func decodeClaims(_ rows: [ClaimRow]) throws -> [ClaimedTask] {
         try rows.map { row in
             ClaimedTask(
@@ -281,16 +401,20 @@ public final class PostgresStore: RunStore {
 
     @discardableResult
     private func expireLeases(now: Double, in db: Connection) async throws -> Int {
-        let lapsed = try await db.rows("SELECT \(unescaped: Self.snapshotColumns) FROM tasks WHERE state = 'running' AND lease_expires < \(now)").map(snapshot)
+        let rows = try await db.rows(LapsedLeases(now: now))
+        guard !rows.isEmpty else { return 0 }
+        let lapsed = try rows.map(snapshot)
+        let changes = ChangeSet()
+        try await load(lapsed.map(\.id), into: changes, in: db)
+        // Each as it was read at the start, as the SQLite store does.
         for task in lapsed {
             let next = QueueCore.leaseLapsed(task)
             let message = "the lease lapsed (worker \(task.leaseOwner ?? "?") stopped sending heartbeats)"
-            try await db.run("""
-                UPDATE attempts SET finished_at = \(now), outcome = 'lost', message = \(message) WHERE task_id = \(task.id) AND attempt = \(task.attempt)
-                """)
-            try await save(next, from: task.state, now: now, in: db)
-            if next.state.isFinished { try await finish(next, now: now, in: db) }
+            changes.endAttempt(taskID: task.id, attempt: task.attempt, .init(finishedAt: now, outcome: "lost", message: message))
+            try await save(next, from: task.state, now: now, in: changes, db: db)
+            if next.state.isFinished { try await finish(next, now: now, in: changes, db: db) }
         }
+        try await write(changes, in: db)
         return lapsed.count
     }
 
@@ -302,39 +426,41 @@ public final class PostgresStore: RunStore {
     public func complete(_ completion: Completion, thenClaim claim: ClaimRequest?, now: Double) async throws -> [ClaimedTask] {
         let rows = try await completions.submit((completion, claim, now)) { batch in
             // A refused completion (a stale attempt) changes nothing and does not stop the
-            // others; the claims that come with completions are made after all of them.
+            // others; the claims that come with completions are made after all of them. The
+            // completions apply one after another to the rows read for them all at once, and
+            // their writes go back together.
             try await self.change { db in
+                let changes = ChangeSet()
+                try await self.load(batch.map(\.completion.taskID), into: changes, in: db)
                 var rejections: [QueueCore.Rejection?] = []
                 for item in batch {
                     do {
-                        try await self.complete(item.completion, now: item.now, in: db)
+                        try await self.complete(item.completion, now: item.now, in: changes, db: db)
                         rejections.append(nil)
                     } catch let rejection as QueueCore.Rejection {
                         rejections.append(rejection)
                     }
                 }
-                var results: [Result<[ClaimRow], any Error>] = []
-                for (item, rejection) in zip(batch, rejections) {
-                    if let rejection {
-                        results.append(.failure(rejection))
-                    } else if let request = item.claim {
-                        results.append(.success(try await self.claim(request, now: item.now, in: db)))
-                    } else {
-                        results.append(.success([]))
-                    }
+                try await self.write(changes, in: db)
+                let claiming = zip(batch, rejections).compactMap { item, rejection in
+                    rejection == nil ? item.claim.map { (request: $0, now: item.now) } : nil
                 }
-                return results
+                var claimed = try await self.claim(claiming, in: db)[...]
+                return zip(batch, rejections).map { item, rejection -> Result<[ClaimRow], any Error> in
+                    if let rejection { return .failure(rejection) }
+                    guard item.claim != nil else { return .success([]) }
+                    return .success(claimed.popFirst()!)
+                }
             }
         }
         return try decodeClaims(rows)
     }
 
-    private func complete(_ completion: Completion, now: Double, in db: Connection) async throws {
+    private func complete(_ completion: Completion, now: Double, in changes: ChangeSet, db: Connection) async throws {
         let jitter = Double(Digest.seed(fromHex: Digest.sha256("\(completion.taskID)/\(completion.attempt)")) % 1_000_000) / 1_000_000
-        guard let row = try await db.row("SELECT \(unescaped: Self.snapshotColumns) FROM tasks WHERE id = \(completion.taskID)") else {
+        guard let task = try await task(completion.taskID, in: changes, db: db) else {
             throw EngineError("no task \(completion.taskID)")
         }
-        let task = try snapshot(row)
         let next = try QueueCore.completed(
             task, attempt: completion.attempt, worker: completion.worker, outcome: completion.outcome, now: now, jitter: jitter
         ).get()
@@ -344,71 +470,68 @@ public final class PostgresStore: RunStore {
         case .skipped(let reason): ("skipped", reason)
         case .cancelled: ("cancelled", nil)
         }
-        try await db.run("""
-            UPDATE attempts SET finished_at = \(now), outcome = \(outcome), message = \(message)
-            WHERE task_id = \(completion.taskID) AND attempt = \(completion.attempt)
-            """)
-        try await saveArtifacts(completion.inputs, direction: "in", taskID: completion.taskID, in: db)
+        changes.endAttempt(taskID: completion.taskID, attempt: completion.attempt, .init(finishedAt: now, outcome: outcome, message: message))
+        if !completion.inputs.isEmpty {
+            changes.replaceArtifacts(completion.inputs, direction: "in", taskID: completion.taskID)
+        }
         if case .succeeded(let hit) = completion.outcome {
-            try await saveArtifacts(completion.outputs, direction: "out", taskID: completion.taskID, in: db)
-            try await db.run("UPDATE tasks SET cache_key = \(completion.cacheKey), cache_hit = \(hit) WHERE id = \(completion.taskID)")
+            if !completion.outputs.isEmpty {
+                changes.replaceArtifacts(completion.outputs, direction: "out", taskID: completion.taskID)
+            }
             if let key = completion.cacheKey, !hit {
-                try await db.run("""
-                    INSERT INTO cache (key, task_id, created_at) VALUES (\(key), \(completion.taskID), \(now))
-                    ON CONFLICT (key) DO UPDATE SET task_id = EXCLUDED.task_id, created_at = EXCLUDED.created_at
-                    """)
+                changes.addCacheEntry(key: key, taskID: completion.taskID, createdAt: now)
             }
         }
-        try await save(next, from: task.state, now: now, in: db)
-        if next.state.isFinished { try await finish(next, now: now, in: db) }
-    }
-
-    private func saveArtifacts(_ artifacts: [ArtifactRecord], direction: String, taskID: Int64, in db: Connection) async throws {
-        guard !artifacts.isEmpty else { return }
-        try await db.run("DELETE FROM artifacts WHERE task_id = \(taskID) AND direction = \(direction)")
-        for artifact in artifacts {
-            try await db.run("""
-                INSERT INTO artifacts (task_id, direction, name, position, type, digest, size, source)
-                VALUES (\(taskID), \(direction), \(artifact.name), \(artifact.position), \(artifact.type), \(artifact.digest), \(artifact.size), \(artifact.source))
-                """)
+        try await save(next, from: task.state, now: now, in: changes, db: db)
+        if case .succeeded(let hit) = completion.outcome {
+            changes.setCache(taskID: completion.taskID, key: completion.cacheKey, hit: hit)
         }
+        if next.state.isFinished { try await finish(next, now: now, in: changes, db: db) }
     }
 
-    private func save(_ task: TaskSnapshot, from old: TaskState, now: Double, in db: Connection) async throws {
+    /// Records a task's new state and moves its run's counters, in the change set.
+    private func save(_ task: TaskSnapshot, from old: TaskState, now: Double, in changes: ChangeSet, db: Connection) async throws {
         let change = QueueCore.counterChange(from: old, to: task.state)
-        if change != (0, 0, 0) {
-            try await db.run("""
-                UPDATE runs SET unfinished = unfinished + \(change.unfinished), failed = failed + \(change.failed),
-                    cancelled = cancelled + \(change.cancelled) WHERE id = \(task.runID)
-                """)
+        if change != (0, 0, 0), try await run(task.runID, in: changes, db: db) != nil {
+            changes.change(run: task.runID) { run in
+                run.unfinished += change.unfinished
+                run.failed += change.failed
+                run.cancelled += change.cancelled
+            }
         }
-        let finishedAt: Double? = task.state.isFinished ? now : nil
-        try await db.run("""
-            UPDATE tasks SET state = \(task.state.rawValue), attempt = \(task.attempt), lost_leases = \(task.lostLeases),
-                pending = \(task.pending), upstream_issue = \(task.upstreamIssue.rawValue), not_before = \(task.notBefore),
-                lease_owner = \(task.leaseOwner), lease_expires = \(task.leaseExpires), cancel_requested = \(task.cancelRequested),
-                message = \(task.message), finished_at = \(finishedAt)
-            WHERE id = \(task.id)
-            """)
+        changes.save(task, finishedAt: task.state.isFinished ? now : nil)
     }
 
-    private func finish(_ task: TaskSnapshot, now: Double, in db: Connection) async throws {
+    /// Passes a finished task's end on to the tasks that need it, transitively, then updates the
+    /// run: its state, and with `--fail-fast` a cancellation after a failure.
+    private func finish(_ task: TaskSnapshot, now: Double, in changes: ChangeSet, db: Connection) async throws {
         var ended: [TaskSnapshot] = [task]
         while let upstream = ended.popLast() {
-            let dependants = try await db.rows("""
-                SELECT \(unescaped: Self.snapshotColumns) FROM tasks WHERE id IN (SELECT task_id FROM task_needs WHERE needs_id = \(upstream.id))
-                """).map(snapshot)
-            for dependant in dependants where dependant.state == .waiting {
+            for dependant in try await dependants(of: upstream.id, in: changes, db: db) where dependant.state == .waiting {
                 let next = QueueCore.upstreamEnded(dependant, upstream: upstream.state)
-                try await save(next, from: dependant.state, now: now, in: db)
+                try await save(next, from: dependant.state, now: now, in: changes, db: db)
                 if next.state.isFinished { ended.append(next) }
             }
         }
-        let failFast = try await db.value(Bool.self, "SELECT fail_fast FROM runs WHERE id = \(task.runID)") ?? false
-        if failFast, task.state == .failed {
+        guard let run = try await run(task.runID, in: changes, db: db) else { return }
+        if run.failFast, task.state == .failed {
+            // Cancelling changes rows in bulk: it sees what this change wrote, and what the change
+            // read before it is read again.
+            try await write(changes, in: db)
             try await cancel(runID: task.runID, now: now, in: db)
+            changes.forget()
         }
-        try await updateRunState(task.runID, now: now, in: db)
+        try await updateRunState(task.runID, now: now, in: changes, db: db)
+    }
+
+    private func updateRunState(_ runID: String, now: Double, in changes: ChangeSet, db: Connection) async throws {
+        guard try await run(runID, in: changes, db: db) != nil else { return }
+        changes.change(run: runID) { run in
+            run.state = QueueCore.runState(
+                unfinished: run.unfinished, failed: run.failed, cancelled: run.cancelled, started: run.started, cancelRequested: run.cancelRequested
+            )
+            run.finishedAt = run.state.isFinished ? run.finishedAt ?? now : nil
+        }
     }
 
     private func updateRunState(_ runID: String, now: Double, in db: Connection) async throws {
@@ -492,25 +615,37 @@ public final class PostgresStore: RunStore {
 
     // MARK: Reading
 
-    private func upstream(of taskID: Int64, in db: Connection) async throws -> [String: UpstreamTask] {
-        var result: [String: UpstreamTask] = [:]
-        for row in try await db.rows("""
-            SELECT u.node_id, u.state, a.name, a.position, a.type, a.digest, a.size, a.source
-            FROM task_needs n JOIN tasks u ON u.id = n.needs_id
-            LEFT JOIN artifacts a ON a.task_id = u.id AND a.direction = 'out'
-            WHERE n.task_id = \(taskID)
-            """) {
-            let node: String = try row.get(0)
-            let state = TaskState(rawValue: try row.get(1)) ?? .failed
-            var task = result[node] ?? UpstreamTask(state: state, outputs: [:])
-            if let name = try row.get(2, as: String?.self), task.outputs[name] == nil {
+    /// The tasks that claimed tasks need, by claimed task and node: their states and outputs.
+    private func upstream(of taskIDs: [Int64], in db: Connection) async throws -> [Int64: [String: UpstreamTask]] {
+        var result: [Int64: [String: UpstreamTask]] = [:]
+        for row in try await db.rows(UpstreamTasks(ids: taskIDs)) {
+            let taskID: Int64 = try row.get(0)
+            let node: String = try row.get(1)
+            let state = TaskState(rawValue: try row.get(2)) ?? .failed
+            var task = result[taskID]?[node] ?? UpstreamTask(state: state, outputs: [:])
+            if let name = try row.get(3, as: String?.self), task.outputs[name] == nil {
                 task.outputs[name] = ArtifactRecord(
-                    name: name, position: try row.get(3), type: try row.get(4), digest: try row.get(5), size: try row.get(6), source: try row.get(7)
+                    name: name, position: try row.get(4), type: try row.get(5), digest: try row.get(6), size: try row.get(7), source: try row.get(8)
                 )
             }
-            result[node] = task
+            result[taskID, default: [:]][node] = task
         }
         return result
+    }
+
+    public func heldTask(id taskID: Int64, runID: String?) async throws -> ClaimedTask? {
+        let row: ClaimRow? = try await read { db in
+            guard let row = try await db.row("""
+                SELECT \(unescaped: Self.taskColumns), s.spec, r.project_dir, r.no_cache, r.deterministic
+                FROM tasks t JOIN task_specs s ON s.task_id = t.id JOIN runs r ON r.id = t.run_id WHERE t.id = \(taskID)
+                """) else { return nil }
+            let columns = Self.snapshotColumnCount
+            return (
+                try self.snapshot(row), try row.get(columns), try row.get(columns + 1), try row.get(columns + 2), try row.get(columns + 3),
+                try await self.upstream(of: [taskID], in: db)[taskID] ?? [:]
+            )
+        }
+        return try row.map { try decodeClaims([$0])[0] }
     }
 
     public func cacheEntry(key: String) async throws -> CacheEntry? {
@@ -712,12 +847,16 @@ public final class PostgresStore: RunStore {
 
     // MARK: Rows
 
-    private static let snapshotColumns = """
-        id, run_id, node_id, state, attempt, first_attempt, lost_leases, pending, upstream_issue, status_functions, priority,
-        cpu, memory, gpus, labels, retry_attempts, retry_initial, retry_factor, retry_max,
-        not_before, lease_owner, lease_expires, cancel_requested, message
-        """
-    private static let snapshotColumnCount = 24
+    /// The columns of a ``TaskSnapshot``, in the order ``snapshot(_:)`` reads them.
+    private static let snapshotColumnNames = [
+        "id", "run_id", "node_id", "state", "attempt", "first_attempt", "lost_leases", "pending", "upstream_issue", "status_functions",
+        "priority", "cpu", "memory", "gpus", "labels", "retry_attempts", "retry_initial", "retry_factor", "retry_max",
+        "not_before", "lease_owner", "lease_expires", "cancel_requested", "message",
+    ]
+    static let snapshotColumns = snapshotColumnNames.joined(separator: ", ")
+    /// The same, of `tasks t`, for statements that join other tables.
+    static let taskColumns = snapshotColumnNames.map { "t.\($0)" }.joined(separator: ", ")
+    static let snapshotColumnCount = snapshotColumnNames.count
 
     private let specs = SpecCache()
 
@@ -725,7 +864,7 @@ public final class PostgresStore: RunStore {
         try specs.spec(taskID, json)
     }
 
-    private func snapshot(_ row: PostgresRandomAccessRow) throws -> TaskSnapshot {
+    func snapshot(_ row: PostgresRandomAccessRow) throws -> TaskSnapshot {
         TaskSnapshot(
             id: try row.get(0),
             runID: try row.get(1),
@@ -807,12 +946,21 @@ public final class PostgresStore: RunStore {
     }
 
     /// One change: a transaction that holds the store's change lock until it commits.
+    ///
+    /// It runs on the event loop of its connection, so that each reply goes on with the change on
+    /// the thread that received it instead of waking another one: a change is a series of round
+    /// trips, and on a small machine the thread switches cost as much as the server's work. (The
+    /// work between the statements is small; reads, which may decode much, stay off the loop.)
     func change<T: Sendable>(_ body: (Connection) async throws -> T) async throws -> T {
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                let db = Connection(connection: connection, logger: logger)
-                try await db.run("SELECT pg_advisory_xact_lock(\(Self.changeLock))")
-                return try await body(db)
+            return try await client.withConnection { connection in
+                try await withTaskExecutorPreference(EventLoopExecutor(connection.eventLoop)) {
+                    try await connection.withTransaction(logger: logger) { connection in
+                        let db = Connection(connection: connection, logger: logger)
+                        try await db.run(ChangeLock(key: Self.changeLock))
+                        return try await body(db)
+                    }
+                }
             }
         } catch let error as PostgresTransactionError {
             // What the change itself threw (a refused report, an unknown run) is the caller's to see.
@@ -823,6 +971,33 @@ public final class PostgresStore: RunStore {
             throw cause
         } catch let error as PSQLError {
             throw Self.storeError(error)
+        }
+    }
+
+    /// A change whose result becomes the reply (decoding specs, say) on another thread while the
+    /// transaction commits. If the commit fails, the reply is made for nothing and dropped.
+    func change<T: Sendable, Reply: Sendable>(
+        replyingWhileCommitting reply: @escaping @Sendable (T) throws -> Reply, _ body: (Connection) async throws -> T
+    ) async throws -> Reply {
+        let replying: Task<Reply, any Error> = try await change { db in
+            let value = try await body(db)
+            return Task { try reply(value) }
+        }
+        return try await replying.value
+    }
+
+    /// Runs Swift tasks on a NIO event loop. (`_Concurrency` because the engine has a
+    /// `TaskExecutor` of its own, which runs pipeline tasks.)
+    private final class EventLoopExecutor: _Concurrency.TaskExecutor {
+        let loop: any EventLoop
+
+        init(_ loop: any EventLoop) {
+            self.loop = loop
+        }
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
         }
     }
 
