@@ -177,27 +177,28 @@ public final class AgentTransport: ArtifactTransport {
             for digest in digests { state.inUse[digest, default: 0] += 1 }
         }
         let artifacts = workspace.artifacts
-        for digest in digests.sorted() {
-            if artifacts.contains(digest) {
-                if (try? artifacts.verifiedPath(digest)) != nil {
-                    touch(artifacts.path(of: digest))
-                    continue
+        do {
+            for digest in digests.sorted() {
+                if artifacts.contains(digest) {
+                    if (try? artifacts.verifiedPath(digest)) != nil {
+                        touch(artifacts.path(of: digest))
+                        continue
+                    }
+                    _ = try? artifacts.remove(digest)
                 }
-                _ = try? artifacts.remove(digest)
+                try await client.download(digest, into: artifacts, query: Self.query(task))
             }
-            try await client.download(digest, into: artifacts, query: Self.query(task))
+        } catch {
+            // The attempt ends here, without results to send: its files are in use no more.
+            release(digests)
+            throw error
         }
         startSendingLogs(of: task)
     }
 
     public func sendResults(of completion: Completion, task: ClaimedTask) async throws {
-        let sender = state.withLock { state in
-            for digest in task.inputDigests {
-                state.inUse[digest, default: 1] -= 1
-                if state.inUse[digest] == 0 { state.inUse[digest] = nil }
-            }
-            return state.logSenders.removeValue(forKey: task.snapshot.id)
-        }
+        release(task.inputDigests)
+        let sender = state.withLock { $0.logSenders.removeValue(forKey: task.snapshot.id) }
         sender?.cancel()
         await sender?.value
         defer { trimCache() }
@@ -208,6 +209,15 @@ public final class AgentTransport: ArtifactTransport {
         }
         // What the attempt left behind is at the coordinator now.
         try? FileManager.default.removeItem(atPath: folder(of: task) + "/work")
+    }
+
+    private func release(_ digests: Set<String>) {
+        state.withLock { state in
+            for digest in digests {
+                state.inUse[digest, default: 1] -= 1
+                if state.inUse[digest] == 0 { state.inUse[digest] = nil }
+            }
+        }
     }
 
     static func query(_ task: ClaimedTask) -> String {

@@ -81,52 +81,49 @@ public final class Coordinator: Sendable {
         public var method: HTTPRequest.Method
         /// In OpenAPI's form: `/v1/runs/{id}`.
         public var path: String
-        /// nil: anyone; otherwise the role a token must have (`client` routes are open to
-        /// agents' tokens too only where `agentsToo`).
-        public var role: NodeRecord.Role?
+        /// The roles whose tokens may call it; empty: anyone, without a token.
+        public var roles: Set<NodeRecord.Role>
         var handler: @Sendable (Request, CoordinatorContext, NodeRecord?) async throws -> Response
     }
 
     /// Every route the coordinator serves.
     public var routes: [Route] {
         [
-            Route(method: .get, path: "/v1/health", role: nil) { _, _, _ in try self.json(["status": "ok"]) },
-            Route(method: .get, path: "/v1/whoami", role: .agent) { _, _, node in try self.json(Self.identity(node!)) },
-            Route(method: .post, path: "/v1/agent/register", role: .agent) { request, context, node in try await self.register(request, context, node!) },
-            Route(method: .post, path: "/v1/agent/claim", role: .agent) { request, context, node in try await self.claim(request, context, node!) },
-            Route(method: .post, path: "/v1/agent/heartbeat", role: .agent) { request, context, node in try await self.heartbeat(request, context, node!) },
-            Route(method: .post, path: "/v1/agent/complete", role: .agent) { request, context, node in try await self.complete(request, context, node!) },
-            Route(method: .post, path: "/v1/agent/progress", role: .agent) { request, context, node in try await self.progress(request, context, node!) },
-            Route(method: .get, path: "/v1/agent/cache/{key}", role: .agent) { request, context, _ in try await self.cacheEntry(request, context) },
-            Route(method: .put, path: "/v1/agent/logs/{task}/{attempt}/{name}", role: .agent) { request, context, node in try await self.uploadLog(request, context, node!) },
-            Route(method: .head, path: "/v1/artifacts/{digest}", role: .agent) { _, context, _ in try self.artifactExists(context) },
-            Route(method: .get, path: "/v1/artifacts/{digest}", role: .agent) { request, context, node in try await self.download(request, context, node!) },
-            Route(method: .put, path: "/v1/artifacts/{digest}", role: .agent) { request, context, node in try await self.upload(request, context, node!) },
-            Route(method: .post, path: "/v1/runs", role: .client) { request, context, _ in try await self.submit(request, context) },
-            Route(method: .get, path: "/v1/runs", role: .client) { request, _, _ in try await self.runs(request) },
-            Route(method: .get, path: "/v1/runs/{id}", role: .client) { _, context, _ in try await self.runDetail(context) },
-            Route(method: .post, path: "/v1/runs/{id}/cancel", role: .client) { _, context, _ in try await self.cancel(context) },
-            Route(method: .post, path: "/v1/runs/{id}/retry", role: .client) { _, context, _ in try await self.retry(context) },
-            Route(method: .get, path: "/v1/runs/{id}/logs/{node}/{name}", role: .client) { request, context, _ in try await self.log(request, context) },
-            Route(method: .get, path: "/v1/nodes", role: .client) { _, _, _ in try await self.json(self.store.nodes()) },
+            Route(method: .get, path: "/v1/health", roles: []) { _, _, _ in try self.json(["status": "ok"]) },
+            Route(method: .get, path: "/v1/whoami", roles: [.agent, .client]) { _, _, node in try self.json(Self.identity(node!)) },
+            Route(method: .post, path: "/v1/agent/register", roles: [.agent]) { request, context, node in try await self.register(request, context, node!) },
+            Route(method: .post, path: "/v1/agent/claim", roles: [.agent]) { request, context, node in try await self.claim(request, context, node!) },
+            Route(method: .post, path: "/v1/agent/heartbeat", roles: [.agent]) { request, context, node in try await self.heartbeat(request, context, node!) },
+            Route(method: .post, path: "/v1/agent/complete", roles: [.agent]) { request, context, node in try await self.complete(request, context, node!) },
+            Route(method: .post, path: "/v1/agent/progress", roles: [.agent]) { request, context, node in try await self.progress(request, context, node!) },
+            Route(method: .get, path: "/v1/agent/cache/{key}", roles: [.agent]) { request, context, _ in try await self.cacheEntry(request, context) },
+            Route(method: .put, path: "/v1/agent/logs/{task}/{attempt}/{name}", roles: [.agent]) { request, context, node in try await self.uploadLog(request, context, node!) },
+            Route(method: .head, path: "/v1/artifacts/{digest}", roles: [.agent, .client]) { _, context, _ in try self.artifactExists(context) },
+            Route(method: .get, path: "/v1/artifacts/{digest}", roles: [.agent, .client]) { request, context, node in try await self.download(request, context, node!) },
+            Route(method: .put, path: "/v1/artifacts/{digest}", roles: [.agent, .client]) { request, context, node in try await self.upload(request, context, node!) },
+            Route(method: .post, path: "/v1/runs", roles: [.client]) { request, context, _ in try await self.submit(request, context) },
+            Route(method: .get, path: "/v1/runs", roles: [.client]) { request, _, _ in try await self.runs(request) },
+            Route(method: .get, path: "/v1/runs/{id}", roles: [.client]) { _, context, _ in try await self.runDetail(context) },
+            Route(method: .post, path: "/v1/runs/{id}/cancel", roles: [.client]) { _, context, _ in try await self.cancel(context) },
+            Route(method: .post, path: "/v1/runs/{id}/retry", roles: [.client]) { _, context, _ in try await self.retry(context) },
+            Route(method: .get, path: "/v1/runs/{id}/logs/{node}/{name}", roles: [.client]) { request, context, _ in try await self.log(request, context) },
+            Route(method: .get, path: "/v1/nodes", roles: [.client]) { _, _, _ in try await self.json(self.store.nodes()) },
         ]
     }
 
-    /// Checks the token before the handler runs. Agent routes that only read files (`HEAD` and
-    /// `GET` of an artifact) are open to clients too; so is `whoami`.
+    /// Checks the token before the handler runs.
     private func authorized(_ route: Route) -> @Sendable (Request, CoordinatorContext) async throws -> Response {
         { request, context in
             do {
-                guard let role = route.role else { return try await route.handler(request, context, nil) }
+                guard !route.roles.isEmpty else { return try await route.handler(request, context, nil) }
                 guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count > 7 else {
                     throw Failure(.unauthorized, "this call needs a node token: Authorization: Bearer TOKEN ('blacktail nodes add' issues one)")
                 }
                 guard let node = try await self.store.node(tokenSHA256: NodeToken.hash(String(header.dropFirst(7)))) else {
                     throw Failure(.unauthorized, "unknown or revoked token")
                 }
-                let readOnly = route.path.hasPrefix("/v1/artifacts/") && route.method != .put || route.path == "/v1/whoami"
-                guard node.role == role || readOnly || (route.path.hasPrefix("/v1/artifacts/") && node.role == .client) else {
-                    throw Failure(.forbidden, "node \(node.name) is a\(node.role == .agent ? "n agent" : " client"); this call is for \(role == .agent ? "agents" : "clients")")
+                guard route.roles.contains(node.role) else {
+                    throw Failure(.forbidden, "node \(node.name) is a\(node.role == .agent ? "n agent" : " client"); this call is for \(route.roles.contains(.agent) ? "agents" : "clients")")
                 }
                 return try await route.handler(request, context, node)
             } catch let failure as Failure {
