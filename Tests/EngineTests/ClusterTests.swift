@@ -181,7 +181,7 @@ final class ClusterBench: @unchecked Sendable {
 
 @Suite(.serialized) struct ClusterTests {
     @Test func aPipelineRunsAcrossAgentsWithItsFilesAndGPUs() async throws {
-        let bench = try ClusterBench()
+        let bench = try ClusterBench(postgres: try PostgresServer.shared().database())
         try await bench.startCoordinator()
         try bench.startAgent("cpu-a")
         try bench.startAgent("cpu-b")
@@ -291,7 +291,7 @@ final class ClusterBench: @unchecked Sendable {
     }
 
     @Test func aStoppedAgentsLateReportIsRefused() async throws {
-        let bench = try ClusterBench()
+        let bench = try ClusterBench(postgres: try PostgresServer.shared().database())
         try await bench.startCoordinator()
         let mark = "\(bench.folder)/mark"
         let frozen = try bench.startAgent("frozen", concurrency: 1)
