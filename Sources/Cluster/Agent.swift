@@ -113,7 +113,7 @@ public final class RemoteQueue: TaskQueue {
     public func cacheEntry(key: String) async throws -> CacheEntry? {
         do {
             return try await client.call(.GET, "/v1/agent/cache/\(key)", as: CacheEntry.self)
-        } catch let problem as Wire.Problem where problem.error.contains("(404)") {
+        } catch let problem as Wire.Problem where problem.status == 404 {
             return nil
         }
     }

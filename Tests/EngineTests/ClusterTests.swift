@@ -256,6 +256,15 @@ final class ClusterBench: @unchecked Sendable {
             #expect(digests == tasks[node]?.outputs.map(\.digest), "\(node)")
         }
         #expect(remote["prep"]?.inputs.first?.source == "datasets/iris.csv")
+
+        // The same run again: every step's outputs come from the coordinator's cache.
+        let again = try bench.submit(file: "pipelines/iris-classifier.yaml", arguments: ["-p", "publish=false"])
+        #expect(try await bench.finish(again) == .succeeded)
+        let cached = try await bench.tasks(again)
+        for node in ["prep", "split", "scale", "train", "evaluate"] {
+            #expect(cached[node]?.cacheHit == true, "\(node)")
+            #expect(cached[node]?.outputs.map(\.digest) == remote[node]?.outputs.map(\.digest))
+        }
     }
 
     @Test func aKilledAgentsTaskCompletesElsewhereExactlyOnce() async throws {
