@@ -239,6 +239,35 @@ import Testing
         #expect(tasks["next"]?.snapshot.state == .cancelled)
     }
 
+    @Test func whatACommandLeavesRunningEndsWithIt() async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let pidFile = "\(bench.folder)/left"
+        let runID = try await bench.submit("""
+            version: 1
+            name: leftover
+            steps:
+              detach:
+                run: sleep 60 > /dev/null 2>&1 & echo $! > \(pidFile)
+            """)
+        let tasks = try await bench.runToEnd(runID, worker: bench.worker())
+        #expect(tasks["detach"]?.snapshot.state == .succeeded)
+        let text = try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try #require(pid_t(text))
+        // The background sleep was in the command's process group, which is killed when it ends.
+        let deadline = Date().addingTimeInterval(10)
+        while Self.isRunning(pid), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!Self.isRunning(pid))
+    }
+
+    /// Whether a process exists and is not a zombie waiting to be reaped.
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(close, offsetBy: 2)] != "Z"
+    }
+
     @Test func aGPUTaskGetsExactlyItsGPUs() async throws {
         let bench = try TestBench()
         defer { bench.remove() }

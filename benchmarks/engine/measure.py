@@ -8,14 +8,19 @@ PY is the Python that has Snakemake and Prefect (setup.sh prints it).
 Each FOLDER is one written by generate.py (named SHAPE-N). Every measurement is the wall-clock time
 (time.perf_counter around the whole command: process start, reading the DAG, running every task, exit)
 from a clean state:
-  make       `make -j2` after `rm -rf stamps; mkdir stamps`
+  make       `make -j2` in a new empty stamps/
   blacktail  `blacktail run pipeline.yaml --home FRESH --plain --no-cache --concurrency 2 --cpus 2
              --gpus none`, FRESH a new empty folder each time
-  snakemake  `PY -m snakemake --cores 2 --quiet` after removing stamps/ and .snakemake/ (its
+  snakemake  `PY -m snakemake --cores 2 --quiet` without stamps/ and .snakemake/ (its
              metadata)
   prefect    `PY flow.py` with Prefect's local ephemeral API server; PREFECT_HOME
              (generated/prefect-home) is kept between runs (setup.sh created its database once), so
              starting the server is in the time but migrating its database is not
+What a run leaves (stamps/, .snakemake/, Blacktail's home) is moved aside, not deleted, before
+the next run, and everything moved aside is deleted when the measurement ends: on a file system
+without a journal (ext4 as this machine has it), creating files within seconds of deleting
+thousands makes each new inode search past the deleted ones (ext4's recently_deleted check), which
+would charge one tool's cleanup to the next tool's time.
 Repeats are interleaved (one of each tool, then again) so that a busy moment on the shared machine
 does not fall on one tool only. A run that fails, or leaves a task's stamp missing, stops the script;
 one that passes --timeout is killed (its whole process group) and reported as "timed out".
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 TOOLS = ["make", "blacktail", "snakemake", "prefect"]
 
@@ -66,6 +72,12 @@ def run(command, cwd, env, timeout, log):
     return seconds
 
 
+def set_aside(path, trash):
+    """Moves what a run left into the trash folder, which main() deletes at the end."""
+    if os.path.lexists(path):
+        os.rename(path, os.path.join(trash, uuid.uuid4().hex))
+
+
 def check_stamps(folder, shape, n, tool):
     names = ["source", "sink"] + [f"t{i}" for i in range(n)] if shape == "fanout" else [f"t{i}" for i in range(n)]
     missing = [name for name in names if not os.path.exists(os.path.join(folder, "stamps", name))]
@@ -73,32 +85,29 @@ def check_stamps(folder, shape, n, tool):
         raise SystemExit(f"{tool} in {folder}: {len(missing)} stamp files missing, such as {missing[0]}")
 
 
-def measure(tool, folder, args, logs):
+def measure(tool, folder, args, logs, trash):
     shape, n, tasks = shape_of(folder)
     log = os.path.join(logs, f"{os.path.basename(os.path.normpath(folder))}-{tool}.log")
     env = dict(os.environ)
     if tool == "make":
-        shutil.rmtree(os.path.join(folder, "stamps"), ignore_errors=True)
+        set_aside(os.path.join(folder, "stamps"), trash)
         os.mkdir(os.path.join(folder, "stamps"))
         seconds = run(["make", "-j2"], folder, env, args.timeout, log)
         if seconds is not None:
             check_stamps(folder, shape, n, tool)
         return seconds
     if tool == "snakemake":
-        shutil.rmtree(os.path.join(folder, "stamps"), ignore_errors=True)
-        shutil.rmtree(os.path.join(folder, ".snakemake"), ignore_errors=True)
+        set_aside(os.path.join(folder, "stamps"), trash)
+        set_aside(os.path.join(folder, ".snakemake"), trash)
         seconds = run([args.python, "-m", "snakemake", "--cores", "2", "--quiet"],
                       folder, env, args.timeout, log)
         if seconds is not None:
             check_stamps(folder, shape, n, tool)
         return seconds
     if tool == "blacktail":
-        home = tempfile.mkdtemp(prefix="blacktail-engine-bench-")
-        try:
-            seconds = run([args.blacktail, "run", "pipeline.yaml", "--home", home, "--plain", "--no-cache",
-                           "--concurrency", "2", "--cpus", "2", "--gpus", "none"], folder, env, args.timeout, log)
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+        home = tempfile.mkdtemp(prefix="home-", dir=trash)
+        seconds = run([args.blacktail, "run", "pipeline.yaml", "--home", home, "--plain", "--no-cache",
+                       "--concurrency", "2", "--cpus", "2", "--gpus", "none"], folder, env, args.timeout, log)
         if seconds is not None:
             # the summary at the end has one line per step: "  ✓ NAME  succeeded  0.0s  on WORKER"
             succeeded = sum(1 for line in open(log, encoding="utf-8", errors="replace")
@@ -154,6 +163,16 @@ def main():
         samples_log.flush()
 
     note(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(sys.argv[1:])}")
+    # On the file system of the folders, so that setting aside is a rename.
+    trash = tempfile.mkdtemp(prefix="trash-", dir=os.path.dirname(os.path.abspath(args.folders[0])))
+    try:
+        rows = measure_all(args, tools, logs, trash, note)
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+    report(args, tools, rows)
+
+
+def measure_all(args, tools, logs, trash, note):
     rows = []
     for folder in args.folders:
         shape, n, tasks = shape_of(folder)
@@ -163,7 +182,7 @@ def main():
             for tool in tools:
                 if tool in timed_out:
                     continue  # one time-out is enough: do not spend the limit again
-                seconds = measure(tool, folder, args, logs)
+                seconds = measure(tool, folder, args, logs, trash)
                 extra = ""
                 if tool == "prefect" and seconds is not None:
                     flow = re.findall(r"flow-seconds ([0-9.]+)", open(os.path.join(logs, f"{os.path.basename(os.path.normpath(folder))}-prefect.log"), encoding="utf-8", errors="replace").read())
@@ -176,7 +195,10 @@ def main():
                     samples[tool].append(seconds)
         medians = {tool: None if tool in timed_out else statistics.median(samples[tool]) for tool in tools}
         rows.append((shape, n, tasks, medians))
+    return rows
 
+
+def report(args, tools, rows):
     def cell(value):
         return "timed out" if value is None else f"{value:.2f}"
 

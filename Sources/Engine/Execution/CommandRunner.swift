@@ -7,20 +7,12 @@ import SystemPackage
 
 /// Runs a `run:` command with `/bin/sh -c` in its own session, its standard output and error
 /// written to files as they come. Cancellation or `timeout:` sends SIGTERM to the whole process
-/// group, then SIGKILL after the grace period, so a command's children stop with it.
-///
-/// A command must not outlive its worker: a worker that is killed (`kill -9`, a crash) loses its
-/// lease and the task runs again elsewhere, so a command left running would be a second copy. The
-/// worker therefore holds the write end of a pipe whose read end the command's shell gets; a
-/// watcher in the command's process group waits for that pipe to close (the worker ended the
-/// attempt, or died) and then kills the group. The command itself reads /dev/null.
+/// group, then SIGKILL after the grace period, so a command's children stop with it; whatever is
+/// left of the group when the command ends is killed too. ``CommandReaper`` kills the group should
+/// this process die first. The command reads /dev/null.
 enum CommandRunner {
-    static let prologue = """
-        exec 3<&0 0</dev/null
-        ( read -r _ <&3; kill -KILL 0 ) >/dev/null 2>&1 &
-        exec 3<&-
-
-        """
+    /// The environment commands start from: this process's, read once.
+    private static let inherited = ProcessInfo.processInfo.environment
 
     static func run(
         script: String,
@@ -33,36 +25,34 @@ enum CommandRunner {
     ) async throws -> TerminationStatus {
         let output = try FileDescriptor.open(FilePath(stdout), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         let error = try FileDescriptor.open(FilePath(stderr), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        var merged = ProcessInfo.processInfo.environment
-        for (name, value) in variables { merged[name] = value }
+        let merged = inherited.merging(variables) { _, new in new }
         // Each entry NUL-terminated: the raw form is handed to the system as it is.
-        let environment = Environment.custom(merged.keys.sorted().map { Array("\($0)=\(merged[$0]!)".utf8) + [0] })
+        let environment = Environment.custom(merged.map { Array("\($0.key)=\($0.value)".utf8) + [0] })
         let options = {
             var options = PlatformOptions()
             options.createSession = true
             options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: grace)]
             return options
         }()
-
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { throw EngineError("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        // Close-on-exec, so that no other command inherits the worker's end.
-        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
-        let (lifeline, writeEnd) = (FileDescriptor(rawValue: ends[0]), ends[1])
-        defer { close(writeEnd) }
+        let reaper = CommandReaper.shared
+        let lifeline = try reaper.lifeline()
 
         let launch: @Sendable () async throws -> TerminationStatus = {
-            try await Subprocess.run(
+            // In its own session, the shell leads a process group of its own number.
+            var group: pid_t?
+            defer { if let group { reaper.release(processGroup: group) } }
+            return try await Subprocess.run(
                 .path("/bin/sh"),
-                arguments: ["-c", prologue + script],
+                arguments: ["-c", CommandReaper.prologue + script],
                 environment: environment,
                 workingDirectory: FilePath(workingDirectory),
                 platformOptions: options,
-                input: .fileDescriptor(lifeline, closeAfterSpawningProcess: true),
+                input: .fileDescriptor(lifeline, closeAfterSpawningProcess: false),
                 output: .fileDescriptor(output, closeAfterSpawningProcess: true),
                 error: .fileDescriptor(error, closeAfterSpawningProcess: true)
-            ).terminationStatus
+            ) { execution in
+                group = execution.processIdentifier.value
+            }.terminationStatus
         }
         guard let timeoutSeconds else { return try await launch() }
         // A structured race: on a timeout the command's task is cancelled, Subprocess runs the

@@ -435,8 +435,12 @@ enum Folder {
     /// Makes an empty folder, removing whatever was there (a try cut short on this machine).
     static func makeFresh(_ path: String) throws {
         if mkdir(path, 0o755) == 0 { return }
-        if errno == EEXIST { try FileManager.default.removeItem(atPath: path) }
-        try make(path)
+        switch errno {
+        case EEXIST: try FileManager.default.removeItem(atPath: path)
+        case ENOENT: try make((path as NSString).deletingLastPathComponent)
+        default: throw failure("cannot make the folder \(path)")
+        }
+        if mkdir(path, 0o755) != 0 { throw failure("cannot make the folder \(path)") }
     }
 
     static func remove(_ path: String) {

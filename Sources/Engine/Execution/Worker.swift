@@ -85,8 +85,9 @@ public final class Worker: Sendable {
         "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
     }
 
-    /// Works until `until` returns true (asked whenever a claim finds nothing to take), or until
-    /// the surrounding task is cancelled or ``stop()`` is called; then lets running attempts finish.
+    /// Works until `until` returns true (asked whenever this worker is idle and a claim finds
+    /// nothing to take), or until the surrounding task is cancelled or ``stop()`` is called; then
+    /// lets running attempts finish.
     public func run(until: @escaping @Sendable () async throws -> Bool = { false }) async throws {
         let now = Date().timeIntervalSince1970
         try await store.registerWorker(
@@ -101,7 +102,8 @@ public final class Worker: Sendable {
         while !Task.isCancelled, !state.withLock({ $0.stopping }) {
             // Having just claimed work, there is no need to ask whether to stop.
             if try await claimWhatFits() == 0 {
-                if try await until() { break }
+                // While attempts run here, their reports will wake the loop: ask only when idle.
+                if state.withLock({ $0.running.isEmpty }), try await until() { break }
                 // Sleep until a task ends here or the poll interval passes.
                 let waker = wake
                 let timer = Task {

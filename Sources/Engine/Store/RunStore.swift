@@ -58,6 +58,8 @@ public protocol RunStore: TaskQueue, NodeDirectory {
     /// The latest runs, newest first.
     func runs(limit: Int) async throws -> [RunRecord]
     func tasks(runID: String) async throws -> [TaskRecord]
+    /// What a live view shows of each of a run's tasks, in plan order: cheap enough to poll.
+    func taskProgress(runID: String) async throws -> [TaskProgress]
     /// A task as the worker that holds it sees it (its state and lease, its spec, the outputs of
     /// the tasks it needs), read now; nil when there is no such task. `runID` may help a store
     /// find it.
@@ -80,6 +82,11 @@ public protocol RunStore: TaskQueue, NodeDirectory {
 }
 
 extension RunStore {
+    /// From the run's tasks, for a store without a quicker way.
+    public func taskProgress(runID: String) async throws -> [TaskProgress] {
+        try await tasks(runID: runID).map(TaskProgress.init)
+    }
+
     /// From the run's tasks, for a store without a quicker way.
     public func heldTask(id: Int64, runID: String?) async throws -> ClaimedTask? {
         guard let runID else { return nil }
@@ -306,6 +313,44 @@ public struct TaskRecord: Sendable, Codable {
     public var progress: String?
     public var outputs: [ArtifactRecord]
     public var inputs: [ArtifactRecord]
+}
+
+/// A task's state and progress, without its spec, inputs or outputs.
+public struct TaskProgress: Sendable, Codable {
+    public var nodeID: String
+    public var state: TaskState
+    public var attempt: Int
+    public var message: String?
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var cacheHit: Bool
+    /// The latest progress report, as JSON.
+    public var progress: String?
+
+    public init(_ task: TaskRecord) {
+        nodeID = task.spec.nodeID
+        state = task.snapshot.state
+        attempt = task.snapshot.attempt
+        message = task.snapshot.message
+        startedAt = task.startedAt
+        finishedAt = task.finishedAt
+        cacheHit = task.cacheHit
+        progress = task.progress
+    }
+
+    public init(
+        nodeID: String, state: TaskState, attempt: Int, message: String?, startedAt: Double?, finishedAt: Double?, cacheHit: Bool,
+        progress: String?
+    ) {
+        self.nodeID = nodeID
+        self.state = state
+        self.attempt = attempt
+        self.message = message
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.cacheHit = cacheHit
+        self.progress = progress
+    }
 }
 
 public struct AttemptRecord: Sendable, Codable {

@@ -68,9 +68,13 @@ enum LocalRun {
 
         let interrupt = InterruptHandler { Task { try? await store.cancel(runID: runID, now: now()) } }
         defer { interrupt.cancel() }
-        async let watching: Void = view.follow(runID: runID)
+        // The view polls the store while the worker works; the worker's end is the run's end.
+        let watching = Task { await view.follow(runID: runID) }
+        defer { watching.cancel() }
         try await local.run { try await store.runState(runID)?.isFinished ?? true }
-        try await watching
+        watching.cancel()
+        await watching.value
+        try await view.finish(runID: runID)
         return runID
     }
 }

@@ -22,9 +22,9 @@ enum RunSummary {
         lines.append("")
         let width = min(28, tasks.map(\.spec.nodeID.count).max() ?? 4)
         for task in tasks {
-            var line = "  \(RunView.symbol(task)) \(task.spec.nodeID.padding(toLength: width, withPad: " ", startingAt: 0))  "
-                + RunView.stateText(task).padding(toLength: 10, withPad: " ", startingAt: 0)
-                + " " + RunView.elapsed(task, now: Date().timeIntervalSince1970).padding(toLength: 7, withPad: " ", startingAt: 0)
+            var line = "  \(RunView.symbol(TaskProgress(task))) \(task.spec.nodeID.padding(toLength: width, withPad: " ", startingAt: 0))  "
+                + RunView.stateText(TaskProgress(task)).padding(toLength: 10, withPad: " ", startingAt: 0)
+                + " " + RunView.elapsed(TaskProgress(task), now: Date().timeIntervalSince1970).padding(toLength: 7, withPad: " ", startingAt: 0)
             if task.snapshot.attempt > 1 { line += " attempts \(task.snapshot.attempt)" }
             if let worker = task.worker, task.snapshot.state != .waiting { line += " on \(worker)" }
             lines.append(line)

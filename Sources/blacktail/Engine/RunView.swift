@@ -30,28 +30,40 @@ final class RunView: Sendable {
         }
     }
 
-    /// Shows the run until it ends, then its summary.
-    func follow(runID: String) async throws {
-        while true {
-            let finished = try await store.runState(runID)?.isFinished ?? true
-            let tasks = try await store.tasks(runID: runID)
-            let now = Date().timeIntervalSince1970
-            state.withLock { view in
-                if live {
-                    clear(&view)
-                    let lines = table(tasks, now: now)
-                    print(lines.joined(separator: "\n"))
-                    view.drawnLines = lines.count
-                } else {
-                    events(tasks, now: now, view: &view)
-                }
+    /// Shows the run as it goes, until the task is cancelled (the worker has finished); `finish`
+    /// then shows the last events and the summary.
+    func follow(runID: String) async {
+        while !Task.isCancelled {
+            do {
+                try await show(runID: runID)
+                try await Task.sleep(for: .milliseconds(live ? 200 : 250))
+            } catch {
+                return
             }
-            if finished { break }
-            try await Task.sleep(for: .milliseconds(live ? 200 : 250))
         }
+    }
+
+    /// Shows what happened since the last look, then the run's summary.
+    func finish(runID: String) async throws {
+        try await show(runID: runID)
         guard let run = try await store.run(runID) else { return }
         state.withLock { view in view.drawnLines = 0 }
         print(RunSummary.text(run, tasks: try await store.tasks(runID: runID), workspace: workspace))
+    }
+
+    private func show(runID: String) async throws {
+        let tasks = try await store.taskProgress(runID: runID)
+        let now = Date().timeIntervalSince1970
+        state.withLock { view in
+            if live {
+                clear(&view)
+                let lines = table(tasks, now: now)
+                print(lines.joined(separator: "\n"))
+                view.drawnLines = lines.count
+            } else {
+                events(tasks, now: now, view: &view)
+            }
+        }
     }
 
     private func clear(_ view: inout ViewState) {
@@ -62,34 +74,34 @@ final class RunView: Sendable {
 
     // MARK: Live table
 
-    private func table(_ tasks: [TaskRecord], now: Double) -> [String] {
-        let width = min(28, tasks.map(\.spec.nodeID.count).max() ?? 4)
-        let shown: [TaskRecord]
+    private func table(_ tasks: [TaskProgress], now: Double) -> [String] {
+        let width = min(28, tasks.map(\.nodeID.count).max() ?? 4)
+        let shown: [TaskProgress]
         if tasks.count <= 30 {
             shown = tasks
         } else {
-            shown = tasks.filter { $0.snapshot.state == .running || $0.snapshot.state == .failed }.prefix(25).map { $0 }
+            shown = tasks.filter { $0.state == .running || $0.state == .failed }.prefix(25).map { $0 }
         }
         var lines = shown.map { task -> String in
-            let id = task.spec.nodeID.count > width ? String(task.spec.nodeID.prefix(width - 1)) + "…" : task.spec.nodeID.padding(toLength: width, withPad: " ", startingAt: 0)
+            let id = task.nodeID.count > width ? String(task.nodeID.prefix(width - 1)) + "…" : task.nodeID.padding(toLength: width, withPad: " ", startingAt: 0)
             var line = "\(Self.symbol(task)) \(id)  \(Self.stateText(task).padding(toLength: 10, withPad: " ", startingAt: 0)) \(Self.elapsed(task, now: now).padding(toLength: 7, withPad: " ", startingAt: 0))"
-            if task.snapshot.state == .running, let progress = Progress(json: task.progress) {
+            if task.state == .running, let progress = Progress(json: task.progress) {
                 line += "  " + progress.bar(now: now, startedAt: task.startedAt)
-            } else if let message = task.snapshot.message, task.snapshot.state != .succeeded {
+            } else if let message = task.message, task.state != .succeeded {
                 line += "  " + (message.split(separator: "\n").first.map(String.init) ?? "")
             }
             return line
         }
         if tasks.count > shown.count {
             var counts: [TaskState: Int] = [:]
-            for task in tasks { counts[task.snapshot.state, default: 0] += 1 }
+            for task in tasks { counts[task.state, default: 0] += 1 }
             lines.append(TaskState.allCases.compactMap { state in counts[state].map { "\($0) \(state.rawValue)" } }.joined(separator: ", "))
         }
         return lines
     }
 
-    static func symbol(_ task: TaskRecord) -> String {
-        switch task.snapshot.state {
+    static func symbol(_ task: TaskProgress) -> String {
+        switch task.state {
         case .waiting: "·"
         case .ready: "○"
         case .running: "▸"
@@ -100,32 +112,32 @@ final class RunView: Sendable {
         }
     }
 
-    static func stateText(_ task: TaskRecord) -> String {
-        if task.snapshot.state == .succeeded, task.cacheHit { return "cached" }
-        if task.snapshot.state == .running, task.snapshot.attempt > 1 { return "running #\(task.snapshot.attempt)" }
-        return task.snapshot.state.rawValue
+    static func stateText(_ task: TaskProgress) -> String {
+        if task.state == .succeeded, task.cacheHit { return "cached" }
+        if task.state == .running, task.attempt > 1 { return "running #\(task.attempt)" }
+        return task.state.rawValue
     }
 
-    static func elapsed(_ task: TaskRecord, now: Double) -> String {
+    static func elapsed(_ task: TaskProgress, now: Double) -> String {
         guard let started = task.startedAt else { return "" }
-        let end = task.finishedAt ?? (task.snapshot.state == .running ? now : started)
+        let end = task.finishedAt ?? (task.state == .running ? now : started)
         return Duration.seconds(max(0, end - started)).short
     }
 
     // MARK: Event lines
 
-    private func events(_ tasks: [TaskRecord], now: Double, view: inout ViewState) {
+    private func events(_ tasks: [TaskProgress], now: Double, view: inout ViewState) {
         for task in tasks {
-            let id = task.spec.nodeID
+            let id = task.nodeID
             let state = Self.stateText(task)
-            if view.lastStates[id] != state, task.snapshot.state != .waiting, task.snapshot.state != .ready || view.lastStates[id] != nil {
+            if view.lastStates[id] != state, task.state != .waiting, task.state != .ready || view.lastStates[id] != nil {
                 view.lastStates[id] = state
                 var line = "\(Self.clock(now)) \(id) \(state)"
-                if task.snapshot.state.isFinished, !Self.elapsed(task, now: now).isEmpty { line += " in \(Self.elapsed(task, now: now))" }
-                if let message = task.snapshot.message, task.snapshot.state != .succeeded { line += ": \(message)" }
+                if task.state.isFinished, !Self.elapsed(task, now: now).isEmpty { line += " in \(Self.elapsed(task, now: now))" }
+                if let message = task.message, task.state != .succeeded { line += ": \(message)" }
                 print(line)
             }
-            if task.snapshot.state == .running, let progress = Progress(json: task.progress), let epoch = progress.epoch, let total = progress.totalEpochs {
+            if task.state == .running, let progress = Progress(json: task.progress), let epoch = progress.epoch, let total = progress.totalEpochs {
                 let step = max(1, total / 10)
                 if epoch / step != (view.lastEpochs[id] ?? 0) / step || epoch == total, view.lastEpochs[id] != epoch {
                     view.lastEpochs[id] = epoch

@@ -60,7 +60,9 @@ func chain(_ count: Int) -> String {
 /// Compiles, submits and runs a pipeline with a fresh store; the seconds from submission to the end.
 func measure(_ yaml: String, name: String, concurrency: Int) async throws -> (seconds: Double, tasks: Int) {
     let (workspace, store, folder) = try temporaryWorkspace()
-    defer { try? FileManager.default.removeItem(atPath: folder) }
+    // Deleted when every shape has run: deleting tens of thousands of files slows the creation
+    // of the next ones for a while on some file systems (ext4 without a journal).
+    leftovers.append(folder)
     let path = "\(folder)/\(name).yaml"
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
     let compilation = PipelineCompiler(signatures: catalogue.signatures).compile(path: path)
@@ -80,10 +82,13 @@ func measure(_ yaml: String, name: String, concurrency: Int) async throws -> (se
     return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, plan.nodes.count)
 }
 
+nonisolated(unsafe) var leftovers: [String] = []
+
 func overhead() async throws {
     let count = option("--tasks", default: 10_000)
     let length = option("--chain", default: 1_000)
     let concurrency = option("--concurrency", default: 2)
+    defer { for folder in leftovers { try? FileManager.default.removeItem(atPath: folder) } }
     print("shape            tasks   seconds   ms/task   tasks/s")
     for (name, yaml) in [("fan-out", fanOut(count)), ("chain", chain(length))] {
         let (seconds, tasks) = try await measure(yaml, name: name, concurrency: concurrency)
