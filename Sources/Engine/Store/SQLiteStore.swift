@@ -180,11 +180,6 @@ public final class SQLiteStore: RunStore {
         }
         migrator.registerMigration("v2", migrate: SQLiteStore.createMarketTables)
         migrator.registerMigration("v3", migrate: SQLiteStore.createNodeTables)
-        migrator.registerMigration("v4") { db in
-            // A worker of one run (`blacktail run`) finds that run's ready tasks without walking
-            // past the ones that ended, which in a wide run are nearly all of them.
-            try db.execute(sql: "CREATE INDEX tasks_ready_by_run ON tasks (run_id, idx) WHERE state = 'ready'")
-        }
         return migrator
     }
 
@@ -192,17 +187,21 @@ public final class SQLiteStore: RunStore {
 
     public func submit(_ submission: Submission, now: Double) async throws -> (runID: String, created: Bool) {
         let specs = try submission.tasks.map { try String(decoding: encoder.encode($0), as: UTF8.self) }
-        return try await write { db in
+        let (runID, ids) = try await write { db -> (String, [Int64]?) in
             if let key = submission.idempotencyKey,
                let existing = try db.value(String.self, sql: "SELECT id FROM runs WHERE idempotency_key = ?", arguments: [key]) {
-                return (existing, false)
+                return (existing, nil)
             }
-            try self.insert(submission, specs: specs, now: now, in: db)
-            return (submission.runID, true)
+            return (submission.runID, try self.insert(submission, specs: specs, now: now, in: db))
         }
+        guard let ids else { return (runID, false) }
+        // Committed: a worker of this process takes the specs as they are, without decoding them.
+        self.specs.remember(zip(ids, submission.tasks))
+        return (runID, true)
     }
 
-    private func insert(_ submission: Submission, specs: [String], now: Double, in db: Database) throws {
+    /// The new tasks' ids, in the submission's order.
+    private func insert(_ submission: Submission, specs: [String], now: Double, in db: Database) throws -> [Int64] {
         let seq = (try db.value(Int64.self, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs")) ?? 1
         try db.run(
             sql: """
@@ -219,6 +218,7 @@ public final class SQLiteStore: RunStore {
         )
         try db.run(sql: "INSERT INTO run_plans (run_id, plan) VALUES (?, ?)", arguments: [submission.runID, submission.plan])
         var ids: [String: Int64] = [:]
+        var order: [Int64] = []
         let insertTask = try db.cachedStatement(sql: """
             INSERT INTO tasks (run_id, node_id, idx, state, pending, status_functions, priority, run_seq,
                 cpu, memory, gpus, labels, retry_attempts, retry_initial, retry_factor, retry_max)
@@ -234,6 +234,7 @@ public final class SQLiteStore: RunStore {
                 task.retry.attempts, task.retry.initialSeconds, task.retry.factor, task.retry.maximumSeconds,
             ])
             ids[task.nodeID] = db.lastInsertedRowID
+            order.append(db.lastInsertedRowID)
             try insertSpec.execute(arguments: [db.lastInsertedRowID, specs[index]])
         }
         let insertNeed = try db.cachedStatement(sql: "INSERT INTO task_needs (task_id, needs_id) VALUES (?, ?)")
@@ -245,6 +246,7 @@ public final class SQLiteStore: RunStore {
                 try insertNeed.execute(arguments: [ids[task.nodeID]!, upstream])
             }
         }
+        return order
     }
 
     // MARK: Claiming
@@ -271,9 +273,13 @@ public final class SQLiteStore: RunStore {
         while chosen.count < request.limit, offset < page * 16 {
             // Only what the choice needs; the chosen tasks are read whole below.
             let rows = if let onlyRun = request.onlyRun {
+                // Through the index of ready tasks, where a run's are together (its tasks share
+                // its priority and sequence number), not past the run's tasks that have ended.
                 try db.rows(sql: """
                     SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                    WHERE state = 'ready' AND run_id = ? ORDER BY idx LIMIT ? OFFSET ?
+                    WHERE state = 'ready' AND priority = (SELECT priority FROM runs WHERE id = ?1)
+                        AND run_seq = (SELECT seq FROM runs WHERE id = ?1)
+                    ORDER BY idx LIMIT ?2 OFFSET ?3
                     """, arguments: [onlyRun, page, offset])
             } else {
                 try db.rows(sql: """
@@ -810,7 +816,7 @@ public final class SQLiteStore: RunStore {
                 arguments: [schedule, tick, submission.runID]
             )
             guard db.changesCount == 1 else { return nil }
-            try self.insert(submission, specs: specs, now: now, in: db)
+            _ = try self.insert(submission, specs: specs, now: now, in: db)
             return submission.runID
         }
     }

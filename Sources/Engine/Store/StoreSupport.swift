@@ -17,6 +17,16 @@ final class SpecCache: Sendable {
         }
         return decoded
     }
+
+    /// Specs this process has at hand already: those of tasks it has just submitted.
+    func remember<Specs: Sequence>(_ specs: Specs) where Specs.Element == (Int64, TaskSpec) {
+        self.specs.withLock { cache in
+            for (taskID, spec) in specs {
+                if cache.count >= Self.limit { cache.removeAll(keepingCapacity: true) }
+                cache[taskID] = spec
+            }
+        }
+    }
 }
 
 extension String {
