@@ -20,7 +20,8 @@ What a run leaves (stamps/, .snakemake/, Blacktail's home) is moved aside, not d
 the next run, and everything moved aside is deleted when the measurement ends: on a file system
 without a journal (ext4 as this machine has it), creating files within seconds of deleting
 thousands makes each new inode search past the deleted ones (ext4's recently_deleted check), which
-would charge one tool's cleanup to the next tool's time.
+would charge one tool's cleanup to the next tool's time (for up to 6 minutes: --keep-state leaves
+it all, for measurements one after another).
 Repeats are interleaved (one of each tool, then again) so that a busy moment on the shared machine
 does not fall on one tool only. A run that fails, or leaves a task's stamp missing, stops the script;
 one that passes --timeout is killed (its whole process group) and reported as "timed out".
@@ -147,6 +148,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--keep-state", action="store_true",
+                        help="leave what the runs left (its folder is printed) so that a measurement right after is not slowed by its deletion")
     parser.add_argument("folders", nargs="+")
     args = parser.parse_args()
     args.blacktail = os.path.abspath(args.blacktail)
@@ -168,7 +171,10 @@ def main():
     try:
         rows = measure_all(args, tools, logs, trash, note)
     finally:
-        shutil.rmtree(trash, ignore_errors=True)
+        if args.keep_state:
+            note(f"# what the runs left is in {trash}")
+        else:
+            shutil.rmtree(trash, ignore_errors=True)
     report(args, tools, rows)
 
 

@@ -26,8 +26,8 @@ enum CommandRunner {
         let output = try FileDescriptor.open(FilePath(stdout), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         let error = try FileDescriptor.open(FilePath(stderr), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         let merged = inherited.merging(variables) { _, new in new }
-        // Each entry NUL-terminated: the raw form is handed to the system as it is.
-        let environment = Environment.custom(merged.map { Array("\($0.key)=\($0.value)".utf8) + [0] })
+        // In the same order every time; each entry NUL-terminated, the raw form handed to the system as it is.
+        let environment = Environment.custom(merged.sorted { $0.key < $1.key }.map { Array("\($0.key)=\($0.value)".utf8) + [0] })
         let options = {
             var options = PlatformOptions()
             options.createSession = true

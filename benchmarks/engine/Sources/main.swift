@@ -1,6 +1,6 @@
 // The Swift side of benchmarks/engine: the engine's own overhead with durable state.
 //
-//   blacktail-engine-benchmark overhead [--tasks N] [--chain N] [--concurrency C]
+//   blacktail-engine-benchmark overhead [--tasks N] [--chain N] [--concurrency C] [--keep-state]
 //       N no-op built-in tasks between one source and one sink, and a chain of N, run through
 //       the SQLite store and a worker exactly as `blacktail run` does; reports ms per task.
 //   blacktail-engine-benchmark queue [--tasks N] [--batch B]
@@ -88,7 +88,13 @@ func overhead() async throws {
     let count = option("--tasks", default: 10_000)
     let length = option("--chain", default: 1_000)
     let concurrency = option("--concurrency", default: 2)
-    defer { for folder in leftovers { try? FileManager.default.removeItem(atPath: folder) } }
+    defer {
+        if CommandLine.arguments.contains("--keep-state") {
+            print("what the runs left: " + leftovers.joined(separator: " "))
+        } else {
+            for folder in leftovers { try? FileManager.default.removeItem(atPath: folder) }
+        }
+    }
     print("shape            tasks   seconds   ms/task   tasks/s")
     for (name, yaml) in [("fan-out", fanOut(count)), ("chain", chain(length))] {
         let (seconds, tasks) = try await measure(yaml, name: name, concurrency: concurrency)
@@ -169,6 +175,6 @@ switch CommandLine.arguments.dropFirst().first {
 case "overhead": try await overhead()
 case "queue": try await queue()
 default:
-    print("usage: blacktail-engine-benchmark overhead [--tasks N] [--chain N] [--concurrency C] | queue [--tasks N] [--batch B]")
+    print("usage: blacktail-engine-benchmark overhead [--tasks N] [--chain N] [--concurrency C] [--keep-state] | queue [--tasks N] [--batch B]")
     exit(64)
 }
