@@ -35,14 +35,15 @@ final class RunView: Sendable {
     func follow(runID: String) async {
         let clock = ContinuousClock()
         while !Task.isCancelled {
+            var took = Duration.zero
             do {
-                // A look at a run of many thousand tasks takes milliseconds: in a long run, the
-                // view costs at most a twentieth of one core.
-                let took = try await clock.measure { try await show(runID: runID) }
-                try await Task.sleep(for: max(.milliseconds(live ? 200 : 250), took * 20))
+                took = try await clock.measure { try await show(runID: runID) }
             } catch {
-                return
+                // Cancelled, or a look that failed: the next look, or `finish`, shows what it missed.
             }
+            // A look at a run of many thousand tasks takes milliseconds: in a long run, the view
+            // costs at most a twentieth of one core.
+            try? await Task.sleep(for: max(.milliseconds(live ? 200 : 250), took * 20))
         }
     }
 
