@@ -80,9 +80,11 @@ final class ClusterBench: @unchecked Sendable {
         if !listening { throw PostgresServerError("the coordinator did not start:\n\(output(name))") }
     }
 
-    func stop(_ name: String, signal: Int32 = SIGTERM) {
+    /// Signals a process and waits for it to end, without holding a thread of the cooperative pool.
+    func stop(_ name: String, signal: Int32 = SIGTERM) async {
         guard let process = processes[name] else { return }
         kill(process.processIdentifier, signal)
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         process.waitUntilExit()
     }
 
@@ -179,7 +181,7 @@ final class ClusterBench: @unchecked Sendable {
 
 @Suite(.serialized) struct ClusterTests {
     @Test func aPipelineRunsAcrossAgentsWithItsFilesAndGPUs() async throws {
-        let bench = try ClusterBench(postgres: try PostgresServer.shared().database())
+        let bench = try ClusterBench(postgres: try await PostgresServer.shared().database())
         try await bench.startCoordinator()
         try bench.startAgent("cpu-a")
         try bench.startAgent("cpu-b")
@@ -234,7 +236,7 @@ final class ClusterBench: @unchecked Sendable {
     }
 
     @Test func aRunOnPostgresThroughAgentsIsBitForBitTheLocalOne() async throws {
-        let bench = try ClusterBench(postgres: try PostgresServer.shared().database())
+        let bench = try ClusterBench(postgres: try await PostgresServer.shared().database())
         try await bench.startCoordinator()
         try bench.startAgent("one")
         try bench.startAgent("two")
@@ -266,7 +268,7 @@ final class ClusterBench: @unchecked Sendable {
     }
 
     @Test func aKilledAgentsTaskCompletesElsewhereExactlyOnce() async throws {
-        let bench = try ClusterBench(postgres: try PostgresServer.shared().database())
+        let bench = try ClusterBench(postgres: try await PostgresServer.shared().database())
         try await bench.startCoordinator()
         let mark = "\(bench.folder)/mark"
         try bench.startAgent("first", concurrency: 1)
@@ -283,7 +285,7 @@ final class ClusterBench: @unchecked Sendable {
                 outputs: { copy: file }
             """)
         #expect(try await bench.poll(seconds: 30) { bench.lines(mark) == ["start"] })
-        bench.stop("first", signal: SIGKILL)
+        await bench.stop("first", signal: SIGKILL)
         try bench.startAgent("second", concurrency: 1)
         #expect(try await bench.finish(runID) == .succeeded)
         try await Task.sleep(for: .seconds(3.5))
@@ -298,7 +300,7 @@ final class ClusterBench: @unchecked Sendable {
     }
 
     @Test func aStoppedAgentsLateReportIsRefused() async throws {
-        let bench = try ClusterBench(postgres: try PostgresServer.shared().database())
+        let bench = try ClusterBench(postgres: try await PostgresServer.shared().database())
         try await bench.startCoordinator()
         let mark = "\(bench.folder)/mark"
         let frozen = try bench.startAgent("frozen", concurrency: 1)
@@ -328,7 +330,7 @@ final class ClusterBench: @unchecked Sendable {
     /// Two coordinators of one PostgreSQL store: a run submitted through one wakes the claim of
     /// an agent waiting at the other at once (LISTEN/NOTIFY), not at its next poll (30 s here).
     @Test func aSubmissionThroughOneCoordinatorWakesAgentsWaitingAtAnother() async throws {
-        let bench = try ClusterBench(postgres: try PostgresServer.shared().database())
+        let bench = try ClusterBench(postgres: try await PostgresServer.shared().database())
         try await bench.startCoordinator(arguments: ["--poll-interval", "30"])
         let other = try PostgresServer.freePort()
         try await bench.startCoordinator(name: "other", port: other, arguments: ["--poll-interval", "30"])
@@ -371,9 +373,9 @@ final class ClusterBench: @unchecked Sendable {
     }
 
     @Test func aRunSurvivesRestartsOfTheCoordinatorAndOfPostgres() async throws {
-        let server = try PostgresServer.dedicated()
+        let server = try await PostgresServer.dedicated()
         defer { try? server.stop() }
-        let bench = try ClusterBench(postgres: try server.database())
+        let bench = try ClusterBench(postgres: try await server.database())
         try await bench.startCoordinator()
         try bench.startAgent("steady", concurrency: 1, lease: 10)
         var yaml = "version: 1\nname: restarts\nsteps:\n"
@@ -384,11 +386,11 @@ final class ClusterBench: @unchecked Sendable {
         }
         let runID = try bench.submit(yaml)
         #expect(try await bench.poll(seconds: 30) { try await bench.tasks(runID)["s1"]?.snapshot.state == .succeeded })
-        bench.stop("coordinator")
+        await bench.stop("coordinator")
         try await Task.sleep(for: .seconds(1.5))
         try await bench.startCoordinator(name: "coordinator-2")
         #expect(try await bench.poll(seconds: 30) { try await bench.tasks(runID)["s3"]?.snapshot.state == .succeeded })
-        try server.restart()
+        try await server.restart()
         #expect(try await bench.finish(runID, seconds: 120) == .succeeded, "\(bench.output("steady"))")
         let tasks = try await bench.tasks(runID)
         #expect(try bench.read(tasks["s5"]?.outputs.first) == "5\n")

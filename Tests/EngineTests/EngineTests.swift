@@ -149,7 +149,7 @@ import Testing
               broken:
                 run: exit 1
               slow:
-                run: sleep 30
+                run: sleep 120
               waiting:
                 needs: slow
                 run: echo never
@@ -157,8 +157,9 @@ import Testing
         let runID = try await bench.submit(yaml, options: Submitter.Options(failFast: true))
         let started = Date()
         let tasks = try await bench.runToEnd(runID)
-        // Well before the 30 s sleep would end; the margin is for a suite that keeps the cores busy.
-        #expect(Date().timeIntervalSince(started) < 25)
+        // Well before the 120 s sleep would end. The margin is for a suite whose other tests hold
+        // the cooperative pool's threads for seconds at a time (waiting for processes).
+        #expect(Date().timeIntervalSince(started) < 90)
         #expect(try await bench.state(runID) == .failed)
         #expect(tasks["slow"]?.snapshot.state == .cancelled)
         #expect(tasks["waiting"]?.snapshot.state == .cancelled)
@@ -172,7 +173,7 @@ import Testing
             name: timeout
             steps:
               slow:
-                run: trap '' TERM; sleep 30
+                run: trap '' TERM; sleep 120
                 timeout: 1s
             """
         let started = Date()
@@ -182,8 +183,9 @@ import Testing
             return worker
         }())
         // SIGTERM is ignored by the shell, so SIGKILL ends it after the grace period (1 s + 5 s),
-        // well before its 30 s sleep would; the margin is for a suite that keeps the cores busy.
-        #expect(Date().timeIntervalSince(started) < 25)
+        // well before its 120 s sleep would. The margin is for a suite whose other tests hold the
+        // cooperative pool's threads for seconds at a time (waiting for processes).
+        #expect(Date().timeIntervalSince(started) < 90)
         #expect(tasks["slow"]?.snapshot.state == .failed)
         #expect(tasks["slow"]?.snapshot.message == "timed out after 1.0s")
     }
@@ -219,7 +221,7 @@ import Testing
             name: cancel
             steps:
               slow:
-                run: sleep 60
+                run: sleep 120
               next:
                 needs: slow
                 run: echo never
@@ -232,8 +234,9 @@ import Testing
         }
         let started = Date()
         let tasks = try await bench.runToEnd(runID, worker: bench.worker(lease: 3))
-        // Well before the 60 s sleep would end; the margin is for a suite that keeps the cores busy.
-        #expect(Date().timeIntervalSince(started) < 40)
+        // Well before the 120 s sleep would end. The margin is for a suite whose other tests hold
+        // the cooperative pool's threads for seconds at a time (waiting for processes).
+        #expect(Date().timeIntervalSince(started) < 90)
         #expect(try await bench.state(runID) == .cancelled)
         #expect(tasks["slow"]?.snapshot.state == .cancelled)
         #expect(tasks["next"]?.snapshot.state == .cancelled)
@@ -373,7 +376,7 @@ struct ThreadHoldingOp: Op {
         defer { bench.remove() }
         let count = ProcessInfo.processInfo.activeProcessorCount + 1
         let catalogue = OpCatalogue(signatures: BuiltinOps.catalogue.signatures.all + [ThreadHoldingOp().signature], implementations: [ThreadHoldingOp()])
-        let steps = (0..<count).map { "  hold\($0):\n    uses: test/hold\n    with: { seconds: 20 }\n    timeout: 1s\n" }.joined()
+        let steps = (0..<count).map { "  hold\($0):\n    uses: test/hold\n    with: { seconds: 60 }\n    timeout: 1s\n" }.joined()
         let path = "\(bench.folder)/hold.yaml"
         try "version: 1\nname: hold\nsteps:\n\(steps)".write(toFile: path, atomically: true, encoding: .utf8)
         let compilation = PipelineCompiler(signatures: catalogue.signatures).compile(path: path)
@@ -387,8 +390,8 @@ struct ThreadHoldingOp: Op {
         let worker = Worker(store: bench.store, executor: TaskExecutor(workspace: bench.workspace, catalogue: catalogue), configuration: configuration)
         let started = Date()
         let tasks = try await bench.runToEnd(runID, worker: worker)
-        // Long before the ops would return by themselves.
-        #expect(Date().timeIntervalSince(started) < 12)
+        // Long before the ops would return by themselves (60 s), with a margin for a busy suite.
+        #expect(Date().timeIntervalSince(started) < 40)
         #expect(tasks.values.allSatisfy { $0.snapshot.message == "timed out after 1.0s" })
     }
 }

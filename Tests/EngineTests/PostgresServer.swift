@@ -15,26 +15,31 @@ final class PostgresServer: Sendable {
     private let databases = Mutex(0)
 
     /// The server of this test process, started the first time it is asked for.
-    static func shared() throws -> PostgresServer {
-        try sharedServer.withLock { server in
-            if let server { return try server.get() }
-            let result = Result { try PostgresServer() }
-            server = result
-            if case .success = result { atexit { try? PostgresServer.sharedServer.withLock { try $0?.get().stop() } } }
-            return try result.get()
-        }
+    static func shared() async throws -> PostgresServer {
+        try await sharedServer.value
     }
 
-    private static let sharedServer = Mutex<Result<PostgresServer, any Error>?>(nil)
+    /// Started once, off the cooperative pool: initdb and the server's start take seconds, and
+    /// every test that wants the server waits for the same start.
+    private static let sharedServer = Task {
+        let server = try await offPool { try PostgresServer() }
+        atexit { if case .success(let server)? = PostgresServer.started.withLock({ $0 }) { try? server.stop() } }
+        started.withLock { $0 = .success(server) }
+        return server
+    }
+
+    private static let started = Mutex<Result<PostgresServer, any Error>?>(nil)
 
     /// A server for one test alone (one that restarts it); the test stops it.
-    static func dedicated() throws -> PostgresServer {
-        try PostgresServer()
+    static func dedicated() async throws -> PostgresServer {
+        try await offPool { try PostgresServer() }
     }
 
     /// Stops the server (fast: sessions are ended) and starts it again on the same port.
-    func restart() throws {
-        try command("pg_ctl", ["-D", "\(folder)/data", "-l", "\(folder)/server.log", "-m", "fast", "-w", "-t", "30", "-o", options, "restart"])
+    func restart() async throws {
+        try await offPool {
+            try self.command("pg_ctl", ["-D", "\(self.folder)/data", "-l", "\(self.folder)/server.log", "-m", "fast", "-w", "-t", "30", "-o", self.options, "restart"])
+        }
     }
 
     private var options: String {
@@ -57,12 +62,12 @@ final class PostgresServer: Sendable {
     }
 
     /// A new, empty database, and its URL.
-    func database() throws -> String {
+    func database() async throws -> String {
         let name = databases.withLock { count -> String in
             count += 1
             return "test\(getpid())_\(count)"
         }
-        try command("createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "blacktail", name])
+        try await offPool { try self.command("createdb", ["-h", "127.0.0.1", "-p", "\(self.port)", "-U", "blacktail", name]) }
         return "postgres://blacktail@127.0.0.1:\(port)/\(name)"
     }
 
@@ -139,4 +144,13 @@ final class PostgresServer: Sendable {
 struct PostgresServerError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Runs work that waits (for a program to end) on a thread of its own. A test that waits on a
+/// thread of Swift's cooperative pool holds it from every other test of the process: on a 2-core
+/// machine the pool has two.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
 }

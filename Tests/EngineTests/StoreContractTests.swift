@@ -18,7 +18,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .sqlite:
             return (try SQLiteStore(path: "\(bench.folder)/contract.sqlite"), {})
         case .postgres:
-            let store = try await PostgresStore(url: try PostgresServer.shared().database())
+            let store = try await PostgresStore(url: try await PostgresServer.shared().database())
             return (store, { await store.close() })
         }
     }
@@ -243,7 +243,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     @Test func aPostgresURLIsCheckedAndANewerSchemaIsRefused() async throws {
         await #expect(throws: EngineError.self) { _ = try await PostgresStore(url: "mysql://localhost/x") }
-        let url = try PostgresServer.shared().database()
+        let url = try await PostgresServer.shared().database()
         let store = try await PostgresStore(url: url)
         await store.close()
         // Opening again is fine; a schema from a later blacktail is not.
