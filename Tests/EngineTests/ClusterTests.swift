@@ -319,7 +319,7 @@ final class ClusterBench: @unchecked Sendable {
         let before = try #require(try await bench.tasks(runID)["slow"])
         #expect(before.worker == "thawed")
         kill(frozen.processIdentifier, SIGCONT)
-        #expect(try await bench.poll(seconds: 20) { bench.output("frozen").contains("refused") || bench.output("frozen").contains("lost its lease") })
+        #expect(try await bench.poll(seconds: 60) { bench.output("frozen").contains("refused") || bench.output("frozen").contains("lost its lease") })
         let after = try #require(try await bench.tasks(runID)["slow"])
         #expect(after.snapshot.attempt == 2)
         #expect(after.outputs == before.outputs)
@@ -339,9 +339,11 @@ final class ClusterBench: @unchecked Sendable {
         try await Task.sleep(for: .seconds(2))
         let runID = try bench.submit("version: 1\nname: woken\nsteps:\n  quick:\n    run: \"true\"\n")
         let submitted = Date()
-        #expect(try await bench.finish(runID, seconds: 15) == .succeeded)
-        #expect(Date().timeIntervalSince(submitted) < 8)
-        #expect(try await bench.tasks(runID)["quick"]?.worker == "waiting")
+        #expect(try await bench.finish(runID, seconds: 60) == .succeeded)
+        // When it ended, as the coordinator recorded it: this test process may be slow to look.
+        let quick = try await bench.tasks(runID)["quick"]
+        #expect((quick?.finishedAt ?? .infinity) - submitted.timeIntervalSince1970 < 8)
+        #expect(quick?.worker == "waiting")
     }
 
     @Test func anAgentAskedToStopFinishesItsTaskFirst() async throws {
@@ -464,7 +466,7 @@ final class ClusterBench: @unchecked Sendable {
         // The holder's own upload and report are taken.
         try await agent.upload(file: file, to: "/v1/artifacts/\(digest)\(query)")
         _ = try await agent.call(.POST, "/v1/agent/complete", body: Wire.Report(completion: completion), as: Wire.Claimed.self)
-        #expect(try await bench.finish(runID, seconds: 10) == .succeeded)
+        #expect(try await bench.finish(runID, seconds: 60) == .succeeded)
         // A removed node's token is revoked.
         #expect(try bench.blacktail(["nodes", "remove", "agent-2"] + bench.storeArguments).status == 0)
         #expect(await status { _ = try await other.call(.GET, "/v1/whoami", as: Wire.Identity.self) } == 401)
