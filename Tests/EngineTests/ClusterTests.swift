@@ -156,15 +156,6 @@ final class ClusterBench: @unchecked Sendable {
         return state
     }
 
-    func poll(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return try await condition()
-    }
-
     func read(_ record: ArtifactRecord?) throws -> String {
         let record = try #require(record)
         return try String(contentsOfFile: try home.artifacts.verifiedPath(record.digest), encoding: .utf8)
@@ -284,7 +275,7 @@ final class ClusterBench: @unchecked Sendable {
                 inputs: { r: "${{ steps.slow.outputs.result }}" }
                 outputs: { copy: file }
             """)
-        #expect(try await bench.poll(seconds: 30) { bench.lines(mark) == ["start"] })
+        #expect(try await poll(seconds: 30) { bench.lines(mark) == ["start"] })
         await bench.stop("first", signal: SIGKILL)
         try bench.startAgent("second", concurrency: 1)
         #expect(try await bench.finish(runID) == .succeeded)
@@ -312,14 +303,14 @@ final class ClusterBench: @unchecked Sendable {
                 run: echo start >> \(mark); sleep 2; echo $$ > ${{ outputs.result }}
                 outputs: { result: file }
             """)
-        #expect(try await bench.poll(seconds: 30) { bench.lines(mark) == ["start"] })
+        #expect(try await poll(seconds: 30) { bench.lines(mark) == ["start"] })
         kill(frozen.processIdentifier, SIGSTOP)
         try bench.startAgent("thawed", concurrency: 1)
         #expect(try await bench.finish(runID) == .succeeded)
         let before = try #require(try await bench.tasks(runID)["slow"])
         #expect(before.worker == "thawed")
         kill(frozen.processIdentifier, SIGCONT)
-        #expect(try await bench.poll(seconds: 60) { bench.output("frozen").contains("refused") || bench.output("frozen").contains("lost its lease") })
+        #expect(try await poll(seconds: 60) { bench.output("frozen").contains("refused") || bench.output("frozen").contains("lost its lease") })
         let after = try #require(try await bench.tasks(runID)["slow"])
         #expect(after.snapshot.attempt == 2)
         #expect(after.outputs == before.outputs)
@@ -362,9 +353,9 @@ final class ClusterBench: @unchecked Sendable {
                 run: echo next >> \(mark)
                 needs: slow
             """)
-        #expect(try await bench.poll(seconds: 30) { bench.lines(mark) == ["start"] })
+        #expect(try await poll(seconds: 30) { bench.lines(mark) == ["start"] })
         kill(agent.processIdentifier, SIGTERM)
-        #expect(try await bench.poll(seconds: 30) { !agent.isRunning })
+        #expect(try await poll(seconds: 30) { !agent.isRunning })
         #expect(agent.terminationStatus == 0)
         // The task it held finished and was reported; it took nothing more.
         #expect(bench.lines(mark) == ["start", "done"])
@@ -387,11 +378,11 @@ final class ClusterBench: @unchecked Sendable {
             yaml += "    inputs: { p: \"${{ steps.s\(index - 1).outputs.n }}\" }\n    outputs: { n: file }\n"
         }
         let runID = try bench.submit(yaml)
-        #expect(try await bench.poll(seconds: 30) { try await bench.tasks(runID)["s1"]?.snapshot.state == .succeeded })
+        #expect(try await poll(seconds: 30) { try await bench.tasks(runID)["s1"]?.snapshot.state == .succeeded })
         await bench.stop("coordinator")
         try await Task.sleep(for: .seconds(1.5))
         try await bench.startCoordinator(name: "coordinator-2")
-        #expect(try await bench.poll(seconds: 30) { try await bench.tasks(runID)["s3"]?.snapshot.state == .succeeded })
+        #expect(try await poll(seconds: 30) { try await bench.tasks(runID)["s3"]?.snapshot.state == .succeeded })
         try await server.restart()
         #expect(try await bench.finish(runID, seconds: 120) == .succeeded, "\(bench.output("steady"))")
         let tasks = try await bench.tasks(runID)

@@ -258,9 +258,7 @@ import Testing
         let text = try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let pid = try #require(pid_t(text))
         // The background sleep was in the command's process group, which is killed when it ends.
-        let deadline = Date().addingTimeInterval(10)
-        while Self.isRunning(pid), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!Self.isRunning(pid))
+        #expect(try await poll(seconds: 10) { !Self.isRunning(pid) })
     }
 
     /// Whether a process exists and is not a zombie waiting to be reaped.

@@ -23,12 +23,13 @@ final class PostgresServer: Sendable {
     /// every test that wants the server waits for the same start.
     private static let sharedServer = Task {
         let server = try await offPool { try PostgresServer() }
-        atexit { if case .success(let server)? = PostgresServer.started.withLock({ $0 }) { try? server.stop() } }
-        started.withLock { $0 = .success(server) }
+        started.withLock { $0 = server }
+        atexit { try? PostgresServer.started.withLock { $0 }?.stop() }
         return server
     }
 
-    private static let started = Mutex<Result<PostgresServer, any Error>?>(nil)
+    /// The shared server once started, for the exit handler, which cannot wait for the task.
+    private static let started = Mutex<PostgresServer?>(nil)
 
     /// A server for one test alone (one that restarts it); the test stops it.
     static func dedicated() async throws -> PostgresServer {

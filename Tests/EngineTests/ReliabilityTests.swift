@@ -38,18 +38,8 @@ import Testing
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    /// Polls until `condition` holds or `seconds` pass.
-    func wait(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return try await condition()
-    }
-
     func waitForExit(_ process: Process, seconds: Double) async throws -> Bool {
-        try await wait(seconds: seconds) { !process.isRunning }
+        try await poll(seconds: seconds) { !process.isRunning }
     }
 
     @Test func aKilledWorkersTaskRunsAgainExactlyOnce() async throws {
@@ -69,7 +59,7 @@ import Testing
                 outputs: { copy: file }
             """)
         let first = try worker(bench, name: "first")
-        #expect(try await wait(seconds: 30) { lines(mark) == ["start"] })
+        #expect(try await poll(seconds: 30) { lines(mark) == ["start"] })
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         let second = try worker(bench, name: "second", exitWhenIdle: true)

@@ -4,6 +4,16 @@ import Foundation
 import PipelineLanguage
 import Testing
 
+/// Polls until `condition` holds or `seconds` pass; whether it held.
+func poll(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+}
+
 /// A workspace in a fresh temporary folder, with a store, and helpers to submit pipelines written
 /// inline and run them with an in-process worker.
 struct TestBench {
