@@ -87,13 +87,17 @@ final class PostgresServer: Sendable {
 
     /// Runs a program to its end, its output in a file. posix_spawn and waitpid rather than
     /// Foundation's Process: the server that pg_ctl starts inherits what Process watches to see
-    /// its child end, and Process would wait for as long as the server runs.
+    /// its child end, and Process would wait for as long as the server runs. For the same reason
+    /// the program gets no descriptor above 2: at the moment of the spawn, this process may hold
+    /// the socket by which Process watches another child (a worker started by another test), and
+    /// a server holding it would keep that child from ever being seen to end.
     private static func execute(_ path: String, _ arguments: [String]) throws {
         let log = NSTemporaryDirectory() + "blacktail-postgres-command-\(UUID().uuidString).log"
         defer { try? FileManager.default.removeItem(atPath: log) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        Self.closeFromThree?(&actions, 3)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
@@ -109,6 +113,13 @@ final class PostgresServer: Sendable {
             throw PostgresServerError("\((path as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed:\n\(text)")
         }
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not declare; nil on an older C library, where the program inherits what is open.
+    private static let closeFromThree: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// Debian keeps the server's programs in /usr/lib/postgresql/VERSION/bin; elsewhere they are
     /// on PATH.

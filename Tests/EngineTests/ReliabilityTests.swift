@@ -38,8 +38,16 @@ import Testing
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
+    /// Whether the process ended within `seconds`; when it did not, records what it printed and
+    /// the state the kernel reports for it.
     func waitForExit(_ process: Process, seconds: Double) async throws -> Bool {
-        try await poll(seconds: seconds) { !process.isRunning }
+        if try await poll(seconds: seconds, { !process.isRunning }) { return true }
+        let pid = process.processIdentifier
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "(no /proc entry)"
+        let log = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/2"))
+            .flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "(stderr not readable)"
+        Issue.record("process \(pid) still running after \(seconds) s; /proc stat: \(stat)\nits stderr:\n\(log.suffix(4_000))")
+        return false
     }
 
     @Test func aKilledWorkersTaskRunsAgainExactlyOnce() async throws {
