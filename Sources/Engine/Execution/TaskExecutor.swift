@@ -341,8 +341,8 @@ public struct TaskExecutor: Sendable {
         )
         defer { Folder.remove(context.scratchDirectory) }
         try writeRecord(task, folder: folder, arguments: context.arguments, outputs: outputPaths)
-        let thread = OpThread(name: "op \(task.spec.nodeID)")
-        defer { thread.stop() }
+        let thread = OpThreadPool.shared.lease()
+        defer { thread.release() }
         try await withTimeout(task.spec.timeoutSeconds) {
             try await withTaskExecutorPreference(thread) { try await op.run(context) }
         }

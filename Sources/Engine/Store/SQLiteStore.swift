@@ -623,7 +623,10 @@ public final class SQLiteStore: RunStore {
     }
 
     public func cacheEntry(key: String) async throws -> CacheEntry? {
-        try await pool.read { db in
+        // Every task asks this before it runs. A read in WAL mode never waits for a writer, so it
+        // runs here, on the calling thread, rather than hopping to a reader's queue and back.
+        let readHere: ((Database) throws -> CacheEntry?) throws -> CacheEntry? = pool.read
+        return try readHere { db in
             guard let row = try db.row(sql: """
                 SELECT t.id, t.run_id, t.node_id, c.created_at FROM cache c JOIN tasks t ON t.id = c.task_id WHERE c.key = ?
                 """, arguments: [key]) else { return nil }
