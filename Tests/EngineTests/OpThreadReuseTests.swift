@@ -12,12 +12,13 @@ import Testing
     }
 
     @Test func aThreadWhoseOpReturnedRunsTheNext() async throws {
-        let pool = OpThreadPool()
+        // Kept far longer than a busy suite may hold this test up.
+        let pool = OpThreadPool(idleSeconds: 600)
         let first = pool.lease()
         let ranOn = await systemThread(of: first)
         first.release()
         // The thread puts itself back once it sees the release.
-        #expect(try await poll(seconds: 10) { pool.idleCount == 1 })
+        #expect(try await poll(seconds: 60) { pool.idleCount == 1 })
         let second = pool.lease()
         #expect(second === first)
         #expect(await systemThread(of: second) == ranOn)
@@ -25,7 +26,7 @@ import Testing
     }
 
     @Test func aThreadStillRunningItsOpIsNotReused() async throws {
-        let pool = OpThreadPool()
+        let pool = OpThreadPool(idleSeconds: 600)
         let busy = pool.lease()
         let stop = Mutex(false)
         defer { stop.withLock { $0 = true } }
@@ -35,7 +36,7 @@ import Testing
             started.withLock { $0 = true }
             while !stop.withLock({ $0 }) { usleep(1_000) }
         }
-        #expect(try await poll(seconds: 10) { started.withLock { $0 } })
+        #expect(try await poll(seconds: 60) { started.withLock { $0 } })
         // Given up on while its op still runs, as when the op's time is up.
         busy.release()
         try await Task.sleep(for: .milliseconds(200))
@@ -49,15 +50,18 @@ import Testing
         stop.withLock { $0 = true }
         await holding.value
         // Now both threads are free.
-        #expect(try await poll(seconds: 10) { pool.idleCount == 2 })
+        #expect(try await poll(seconds: 60) { pool.idleCount == 2 })
     }
 
     @Test func anUnusedThreadEnds() async throws {
         let pool = OpThreadPool(idleSeconds: 0.2)
         let thread = pool.lease()
-        _ = await systemThread(of: thread)
+        // "PID/task/TID": the system's number for the thread the op runs on.
+        let task = await withTaskExecutorPreference(thread) { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self") }
+        let path = "/proc/\(try #require(task))"
+        #expect(FileManager.default.fileExists(atPath: path))
         thread.release()
-        #expect(try await poll(seconds: 10) { pool.idleCount == 1 })
-        #expect(try await poll(seconds: 10) { pool.idleCount == 0 })
+        #expect(try await poll(seconds: 60) { !FileManager.default.fileExists(atPath: path) })
+        #expect(pool.idleCount == 0)
     }
 }
