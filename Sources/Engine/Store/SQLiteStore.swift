@@ -180,6 +180,24 @@ public final class SQLiteStore: RunStore {
         }
         migrator.registerMigration("v2", migrate: SQLiteStore.createMarketTables)
         migrator.registerMigration("v3", migrate: SQLiteStore.createNodeTables)
+        // Fewer pages written per report: the cache is kept by its key alone (its rows had a
+        // rowid table and an index on the key, both written at each entry), and only running
+        // tasks are indexed by worker (the index on worker and state moved at every change of
+        // state, from one part of the index to another).
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                CREATE TABLE cache_by_key (
+                    key TEXT PRIMARY KEY,
+                    task_id INTEGER NOT NULL,
+                    created_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                INSERT INTO cache_by_key (key, task_id, created_at) SELECT key, task_id, created_at FROM cache;
+                DROP TABLE cache;
+                ALTER TABLE cache_by_key RENAME TO cache;
+                DROP INDEX tasks_by_worker;
+                CREATE INDEX tasks_running_by_worker ON tasks (worker) WHERE state = 'running';
+                """)
+        }
         return migrator
     }
 
