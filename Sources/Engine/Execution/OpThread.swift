@@ -1,18 +1,6 @@
 import Foundation
 import Synchronization
 
-/// A task executor (Swift's, not the engine's ``TaskExecutor``) with a thread of its own, on which
-/// one op runs at a time.
-///
-/// Ops compute synchronously for seconds or hours. On Swift's cooperative pool, which has one
-/// thread per core, a few of them at once would hold every thread, and nothing else in the worker
-/// would run until they returned: no heartbeat (so the task's lease would lapse), no timeout, no
-/// cancellation. On a thread of its own an op holds only that thread.
-///
-/// Threads are kept for a while once their op has returned, and the next op takes one of them
-/// rather than starting another: a thread's start (its 8 MiB stack mapped, then given back) costs
-/// more than a short op does. An op that outlives its task (one that timed out and does not
-/// return) keeps its thread; only a thread with nothing left to run is reused.
 /// Threads whose ops have returned, kept for the next op for a while.
 final class OpThreadPool: Sendable {
     /// The pool every op of this process takes its thread from.
