@@ -47,6 +47,40 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         )
     }
 
+    /// `blacktail run` claims only its own run's tasks, in the file's order, whatever else waits.
+    @Test(arguments: StoreKind.allCases)
+    func aClaimForOneRunTakesOnlyThatRunsTasks(_ kind: StoreKind) async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let (store, close) = try await kind.make(in: bench)
+        let steps = (0..<6).map { "  t\($0): { run: 'true' }\n" }.joined()
+        let yaml = "version: 1\nname: wide\nsteps:\n\(steps)"
+        let first = try await store.submit(try bench.submission(yaml), now: 1).runID
+        let second = try await store.submit(try bench.submission(yaml), now: 2).runID
+        let urgent = try await store.submit(try bench.submission(yaml, options: Submitter.Options(priority: 5)), now: 3).runID
+        #expect(Set([first, second, urgent]).count == 3)
+
+        func claim(_ run: String, limit: Int, now: Double) async throws -> [ClaimedTask] {
+            try await store.claim(worker: "w1", free: Capacity(cpu: 64, gpus: 0), limit: limit, leaseSeconds: 30, onlyRun: run, now: now)
+        }
+        var claimed = try await claim(second, limit: 4, now: 4)
+        #expect(claimed.allSatisfy { $0.snapshot.runID == second })
+        #expect(claimed.map(\.spec.nodeID) == ["t0", "t1", "t2", "t3"])
+        for task in claimed { try await Self.complete(store, task, .succeeded(cacheHit: false), now: 5) }
+        claimed = try await claim(second, limit: 4, now: 6)
+        #expect(claimed.map(\.spec.nodeID) == ["t4", "t5"])
+        #expect(claimed.allSatisfy { $0.snapshot.runID == second })
+        for task in claimed { try await Self.complete(store, task, .succeeded(cacheHit: false), now: 7) }
+        #expect(try await claim(second, limit: 4, now: 8).isEmpty)
+        #expect(try await store.runState(second) == .succeeded)
+        // The other runs were not touched; a claim for any run takes the urgent one first.
+        #expect(try await store.runState(first) == .queued)
+        let any = try await Self.claim(store, limit: 2, now: 9)
+        #expect(any.allSatisfy { $0.snapshot.runID == urgent })
+        #expect(try await claim(first, limit: 8, now: 10).map(\.spec.nodeID) == (0..<6).map { "t\($0)" })
+        await close()
+    }
+
     @Test(arguments: StoreKind.allCases)
     func tasksBecomeReadyInOrderAndAFailureSkipsItsDependants(_ kind: StoreKind) async throws {
         let bench = try TestBench()

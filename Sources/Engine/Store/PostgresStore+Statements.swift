@@ -77,13 +77,17 @@ extension PostgresStore {
         }
     }
 
-    /// The same, of one run.
+    /// The same, of one run: through the index of ready tasks, where a run's are together (its
+    /// tasks share its priority and sequence number), not past the run's tasks that have ended.
     struct ReadyTasksOfRun: StoreStatement {
         static let name = "blacktail_ready_tasks_of_run"
         static let sql = """
             SELECT id, run_id, attempt, cpu, memory, gpus, labels, not_before,
                 $4 AND EXISTS (SELECT 1 FROM tasks l WHERE l.state = 'running' AND l.lease_expires < $5)
-            FROM tasks WHERE state = 'ready' AND run_id = $1 ORDER BY idx LIMIT $2 OFFSET $3 FOR UPDATE SKIP LOCKED
+            FROM tasks
+            WHERE state = 'ready' AND priority = (SELECT priority FROM runs WHERE id = $1)
+                AND run_seq = (SELECT seq FROM runs WHERE id = $1)
+            ORDER BY idx LIMIT $2 OFFSET $3 FOR UPDATE SKIP LOCKED
             """
         let bindings: PostgresBindings
 
