@@ -42,12 +42,17 @@ import Testing
     /// the state the kernel reports for it.
     func waitForExit(_ process: Process, seconds: Double) async throws -> Bool {
         if try await poll(seconds: seconds, { !process.isRunning }) { return true }
+        Issue.record("still running after \(seconds) s: \(describe(process))")
+        return false
+    }
+
+    /// A process's state as the kernel reports it, and what it printed on stderr.
+    func describe(_ process: Process) -> String {
         let pid = process.processIdentifier
         let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "(no /proc entry)"
         let log = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/2"))
             .flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "(stderr not readable)"
-        Issue.record("process \(pid) still running after \(seconds) s; /proc stat: \(stat)\nits stderr:\n\(log.suffix(4_000))")
-        return false
+        return "process \(pid); /proc stat: \(stat)\nits stderr:\n\(log.suffix(4_000))"
     }
 
     @Test func aKilledWorkersTaskRunsAgainExactlyOnce() async throws {
@@ -67,7 +72,7 @@ import Testing
                 outputs: { copy: file }
             """)
         let first = try worker(bench, name: "first")
-        #expect(try await poll(seconds: 30) { lines(mark) == ["start"] })
+        #expect(try await poll(seconds: 30) { lines(mark) == ["start"] }, "\(describe(first))")
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         let second = try worker(bench, name: "second", exitWhenIdle: true)
