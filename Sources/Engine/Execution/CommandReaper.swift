@@ -39,38 +39,47 @@ final class CommandReaper: Sendable {
         /// This process's end of the socket; the commands get it as their standard input.
         var socket: FileDescriptor
         var generation: Int
+        /// Ends once the reaper's process exists (or could not be started).
+        var started: Task<Void, Never>
     }
 
     private let state = Mutex<(running: Running?, generation: Int)>((nil, 0))
 
     /// The socket a command gets as its standard input, starting a reaper first when none runs.
-    func lifeline() throws -> FileDescriptor {
-        try state.withLock { state in
-            if let running = state.running { return running.socket }
+    /// Returns only once the reaper's process exists: a command that registered with a reaper
+    /// still to be started would outlive a worker killed in between.
+    func lifeline() async throws -> FileDescriptor {
+        let running = try state.withLock { state -> Running in
+            if let running = state.running { return running }
             var ends: [Int32] = [0, 0]
             guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
                 throw EngineError("cannot create the command reaper's socket: \(String(cString: strerror(errno)))")
             }
             state.generation += 1
-            let running = Running(socket: FileDescriptor(rawValue: ends[1]), generation: state.generation)
+            let generation = state.generation
             let reaperEnd = FileDescriptor(rawValue: ends[0])
             var options = PlatformOptions()
             options.createSession = true
-            // Started and waited for in the background; should it end, the next command starts another.
+            let started = OneTimeSignal()
+            // Started, then waited for, in the background; should it end, the next command starts another.
             Task.detached { [self] in
                 _ = try? await Subprocess.run(
                     .path("/bin/sh"), arguments: ["-c", Self.script], environment: .inherit, platformOptions: options,
                     input: .fileDescriptor(reaperEnd, closeAfterSpawningProcess: true), output: .discarded, error: .discarded
-                )
+                ) { _ in started.fire() }
+                started.fire()
                 self.state.withLock { state in
-                    guard state.running?.generation == running.generation else { return }
+                    guard state.running?.generation == generation else { return }
                     try? state.running?.socket.close()
                     state.running = nil
                 }
             }
+            let running = Running(socket: FileDescriptor(rawValue: ends[1]), generation: generation, started: Task { await started.wait() })
             state.running = running
-            return running.socket
+            return running
         }
+        await running.started.value
+        return running.socket
     }
 
     /// Kills what is left of a command's process group and takes it off the reaper's list.
@@ -80,6 +89,31 @@ final class CommandReaper: Sendable {
         state.withLock { state in
             guard let socket = state.running?.socket else { return }
             _ = line.withUnsafeBytes { send(socket.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+    }
+}
+
+/// Fired once; whoever waits, before or after, goes on from then.
+private final class OneTimeSignal: Sendable {
+    private let state = Mutex<(fired: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func fire() {
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.fired else { return [] }
+            state.fired = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let fired = state.withLock { state -> Bool in
+                if !state.fired { state.waiting.append(continuation) }
+                return state.fired
+            }
+            if fired { continuation.resume() }
         }
     }
 }

@@ -35,7 +35,7 @@ enum CommandRunner {
             return options
         }()
         let reaper = CommandReaper.shared
-        let lifeline = try reaper.lifeline()
+        let lifeline = try await reaper.lifeline()
 
         let launch: @Sendable () async throws -> TerminationStatus = {
             // In its own session, the shell leads a process group of its own number.
