@@ -46,13 +46,27 @@ import Testing
         return false
     }
 
-    /// A process's state as the kernel reports it, and what it printed on stderr.
+    /// A process's state as the kernel reports it (the process, and for each thread the system
+    /// call it is in, if any), the locks held on files, and what it printed on stderr.
     func describe(_ process: Process) -> String {
         let pid = process.processIdentifier
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "(no /proc entry)"
+        func read(_ path: String) -> String {
+            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "(unreadable)").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let threads = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).sorted().map { tid in
+            "  \(tid) \(read("/proc/\(pid)/task/\(tid)/comm")): syscall \(read("/proc/\(pid)/task/\(tid)/syscall").prefix(40)), wchan \(read("/proc/\(pid)/task/\(tid)/wchan"))"
+        }
         let log = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/2"))
             .flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "(stderr not readable)"
-        return "process \(pid); /proc stat: \(stat)\nits stderr:\n\(log.suffix(4_000))"
+        return """
+            process \(pid); /proc stat: \(read("/proc/\(pid)/stat"))
+            threads:
+            \(threads.joined(separator: "\n"))
+            file locks (/proc/locks):
+            \(read("/proc/locks"))
+            its stderr:
+            \(log.suffix(4_000))
+            """
     }
 
     @Test func aKilledWorkersTaskRunsAgainExactlyOnce() async throws {
