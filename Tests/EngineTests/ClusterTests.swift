@@ -384,8 +384,13 @@ final class ClusterBench: @unchecked Sendable {
         try await bench.startCoordinator(name: "coordinator-2")
         #expect(try await poll(seconds: 30) { try await bench.tasks(runID)["s3"]?.snapshot.state == .succeeded })
         try await server.restart()
-        #expect(try await bench.finish(runID, seconds: 120) == .succeeded, "\(bench.output("steady"))")
+        let state = try await bench.finish(runID, seconds: 120)
         let tasks = try await bench.tasks(runID)
+        #expect(state == .succeeded, """
+            tasks: \(tasks.keys.sorted().map { "\($0) \(tasks[$0]!.snapshot.state) attempt \(tasks[$0]!.snapshot.attempt) \(tasks[$0]!.snapshot.message ?? "")" })
+            agent: \(bench.output("steady"))
+            coordinator: \(bench.output("coordinator-2").suffix(3_000))
+            """)
         #expect(try bench.read(tasks["s5"]?.outputs.first) == "5\n")
     }
 
