@@ -1,4 +1,4 @@
-@testable import Engine
+import Engine
 import Foundation
 import GRDB
 import Synchronization

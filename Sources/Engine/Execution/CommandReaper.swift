@@ -39,8 +39,8 @@ final class CommandReaper: Sendable {
         /// This process's end of the socket; the commands get it as their standard input.
         var socket: FileDescriptor
         var generation: Int
-        /// Ends once the reaper's process exists (or could not be started).
-        var started: Task<Void, Never>
+        /// Fired once the reaper's process exists (or could not be started).
+        var started: OneTimeSignal
     }
 
     private let state = Mutex<(running: Running?, generation: Int)>((nil, 0))
@@ -74,11 +74,11 @@ final class CommandReaper: Sendable {
                     state.running = nil
                 }
             }
-            let running = Running(socket: FileDescriptor(rawValue: ends[1]), generation: generation, started: Task { await started.wait() })
+            let running = Running(socket: FileDescriptor(rawValue: ends[1]), generation: generation, started: started)
             state.running = running
             return running
         }
-        await running.started.value
+        await running.started.wait()
         return running.socket
     }
 
