@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Blacktail needs that this machine lacks, and nothing else:
-#   - Debian packages: the C libraries (HDF5, OpenBLAS, libyaml) and pkg-config;
+#   - Debian packages: the C libraries (HDF5, OpenBLAS, libyaml, SQLite), pkg-config, PostgreSQL, elfutils;
 #   - Python packages used by the test suite's independent checks (PyYAML, jsonschema, h5py, numpy).
 # Swift itself (6.x) must be installed; the script looks for it on PATH and in /opt/swift.
 # Safe to run again: it only acts on what is missing.
@@ -25,8 +25,9 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 # Debian packages.
-# postgresql: the server the tests start on loopback for the PostgreSQL store.
-apt_packages=(pkg-config libhdf5-dev libopenblas-dev libyaml-dev libsqlite3-dev postgresql python3 python3-pip)
+# postgresql: the server the tests start on loopback for the PostgreSQL store; elfutils: eu-stack,
+# with which a reliability test shows where a `blacktail` process that stalled is waiting.
+apt_packages=(pkg-config libhdf5-dev libopenblas-dev libyaml-dev libsqlite3-dev postgresql elfutils python3 python3-pip)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -163,7 +163,7 @@ import Testing
                 }
             }
             let csv = scratch.path("fuzz-\(index).csv")
-            FileManager.default.createFile(atPath: csv, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: csv, contents: Data(bytes))
             var importer = CSVImporter(label: "y")
             importer.scratchDirectory = scratch.url.path
             importer.readBlockBytes = Int.random(in: 1...16, using: &random)

@@ -42,8 +42,8 @@ final class ClusterBench: @unchecked Sendable {
         process.currentDirectoryURL = URL(fileURLWithPath: TestBench.projectRoot)
         let output = "\(folder)/command-\(UUID().uuidString).out"
         let error = output + ".err"
-        FileManager.default.createFile(atPath: output, contents: nil)
-        FileManager.default.createFile(atPath: error, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: error, contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: output)
         process.standardError = FileHandle(forWritingAtPath: error)
         try process.run()
@@ -58,8 +58,8 @@ final class ClusterBench: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: ReliabilityTests.binary)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: TestBench.projectRoot)
-        FileManager.default.createFile(atPath: "\(folder)/\(name).out", contents: nil)
-        FileManager.default.createFile(atPath: "\(folder)/\(name).err", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(folder)/\(name).out", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(folder)/\(name).err", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "\(folder)/\(name).out")
         process.standardError = FileHandle(forWritingAtPath: "\(folder)/\(name).err")
         try process.run()
@@ -262,13 +262,14 @@ final class ClusterBench: @unchecked Sendable {
         let bench = try ClusterBench(postgres: try await PostgresServer.shared().database())
         try await bench.startCoordinator()
         let mark = "\(bench.folder)/mark"
+        let gate = Gate(folder: bench.folder)
         try bench.startAgent("first", concurrency: 1)
         let runID = try bench.submit("""
             version: 1
             name: killed
             steps:
               slow:
-                run: echo start >> \(mark); sleep 3; echo done >> \(mark); echo out > ${{ outputs.result }}
+                run: echo start >> \(mark); \(gate.shellWait); echo done >> \(mark); echo out > ${{ outputs.result }}
                 outputs: { result: file }
               after:
                 run: cat ${{ inputs.r }} > ${{ outputs.copy }}
@@ -277,10 +278,11 @@ final class ClusterBench: @unchecked Sendable {
             """)
         #expect(try await poll(seconds: 30) { bench.lines(mark) == ["start"] })
         await bench.stop("first", signal: SIGKILL)
+        // Had the killed attempt's command outlived its agent, it would now write "done" too.
+        gate.open()
         try bench.startAgent("second", concurrency: 1)
         #expect(try await bench.finish(runID) == .succeeded)
-        try await Task.sleep(for: .seconds(3.5))
-        // The killed attempt's command died with its agent: nothing of it finishes later.
+        try await Task.sleep(for: .seconds(1))
         #expect(bench.lines(mark) == ["start", "start", "done"])
         let tasks = try await bench.tasks(runID)
         let slow = try #require(tasks["slow"])
@@ -341,13 +343,14 @@ final class ClusterBench: @unchecked Sendable {
         let bench = try ClusterBench()
         try await bench.startCoordinator()
         let mark = "\(bench.folder)/mark"
+        let gate = Gate(folder: bench.folder)
         let agent = try bench.startAgent("leaving", concurrency: 1, lease: 30)
         let runID = try bench.submit("""
             version: 1
             name: graceful
             steps:
               slow:
-                run: echo start >> \(mark); sleep 2; echo done >> \(mark); echo out > ${{ outputs.result }}
+                run: echo start >> \(mark); \(gate.shellWait); echo done >> \(mark); echo out > ${{ outputs.result }}
                 outputs: { result: file }
               next:
                 run: echo next >> \(mark)
@@ -355,6 +358,8 @@ final class ClusterBench: @unchecked Sendable {
             """)
         #expect(try await poll(seconds: 30) { bench.lines(mark) == ["start"] })
         kill(agent.processIdentifier, SIGTERM)
+        #expect(try await poll(seconds: 30) { bench.output("leaving").contains("stopping") })
+        gate.open()
         #expect(try await poll(seconds: 30) { !agent.isRunning })
         #expect(agent.terminationStatus == 0)
         // The task it held finished and was reported; it took nothing more.

@@ -47,21 +47,36 @@ import Testing
     }
 
     /// A process's state as the kernel reports it (the process, and for each thread the system
-    /// call it is in, if any), the locks held on files, and what it printed on stderr.
+    /// call it is in, if any), its children's (a command, or a child stuck before it became one),
+    /// each thread's stack where `eu-stack` is installed, the locks held on files, and what it
+    /// printed on stderr.
     func describe(_ process: Process) -> String {
         let pid = process.processIdentifier
         func read(_ path: String) -> String {
             ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "(unreadable)").trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let threads = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).sorted().map { tid in
-            "  \(tid) \(read("/proc/\(pid)/task/\(tid)/comm")): syscall \(read("/proc/\(pid)/task/\(tid)/syscall").prefix(40)), wchan \(read("/proc/\(pid)/task/\(tid)/wchan"))"
+        func threads(of pid: String) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).sorted()
+        }
+        func kernelState(_ pid: String, depth: Int) -> [String] {
+            let indent = String(repeating: "  ", count: depth)
+            var lines = ["\(indent)process \(pid) \(read("/proc/\(pid)/cmdline").replacingOccurrences(of: "\0", with: " ").prefix(120))",
+                         "\(indent)  stat: \(read("/proc/\(pid)/stat").prefix(160))"]
+            for tid in threads(of: pid) {
+                lines.append("\(indent)  \(tid) \(read("/proc/\(pid)/task/\(tid)/comm")): syscall \(read("/proc/\(pid)/task/\(tid)/syscall").prefix(40)), wchan \(read("/proc/\(pid)/task/\(tid)/wchan"))")
+            }
+            let children = threads(of: pid).flatMap { read("/proc/\(pid)/task/\($0)/children").split(separator: " ").map(String.init) }
+            if depth < 3 {
+                for child in children { lines += kernelState(child, depth: depth + 1) }
+            }
+            return lines
         }
         let log = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/2"))
             .flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "(stderr not readable)"
         return """
-            process \(pid); /proc stat: \(read("/proc/\(pid)/stat"))
-            threads:
-            \(threads.joined(separator: "\n"))
+            \(kernelState(String(pid), depth: 0).joined(separator: "\n"))
+            stacks:
+            \(stacks(of: pid))
             file locks (/proc/locks):
             \(read("/proc/locks"))
             its stderr:
@@ -69,16 +84,34 @@ import Testing
             """
     }
 
+    /// Every thread's stack, from `eu-stack` (elfutils), or why there is none.
+    func stacks(of pid: Int32) -> String {
+        guard let tool = ["/usr/bin/eu-stack", "/bin/eu-stack"].first(where: FileManager.default.isExecutableFile) else {
+            return "(eu-stack is not installed)"
+        }
+        let stack = Process()
+        stack.executableURL = URL(fileURLWithPath: tool)
+        stack.arguments = ["-p", String(pid)]
+        let output = Pipe()
+        stack.standardOutput = output
+        stack.standardError = output
+        guard (try? stack.run()) != nil else { return "(eu-stack did not start)" }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        stack.waitUntilExit()
+        return String(text.suffix(12_000))
+    }
+
     @Test func aKilledWorkersTaskRunsAgainExactlyOnce() async throws {
         let bench = try TestBench()
         defer { bench.remove() }
         let mark = "\(bench.folder)/mark"
+        let gate = Gate(folder: bench.folder)
         let runID = try await bench.submit("""
             version: 1
             name: killed
             steps:
               slow:
-                run: echo start >> \(mark); sleep 3; echo done >> \(mark); echo out > ${{ outputs.result }}
+                run: echo start >> \(mark); \(gate.shellWait); echo done >> \(mark); echo out > ${{ outputs.result }}
                 outputs: { result: file }
               after:
                 run: cat ${{ inputs.r }} > ${{ outputs.copy }}
@@ -86,13 +119,17 @@ import Testing
                 outputs: { copy: file }
             """)
         let first = try worker(bench, name: "first")
-        #expect(try await poll(seconds: 30) { lines(mark) == ["start"] }, "\(describe(first))")
+        if !(try await poll(seconds: 30) { lines(mark) == ["start"] }) {
+            let states = try await bench.tasks(runID).map { "\($0.key): \($0.value.snapshot.state) attempt \($0.value.snapshot.attempt) lease \($0.value.snapshot.leaseOwner ?? "none")" }
+            Issue.record("the first worker did not start the task within 30 s; tasks: \(states.sorted())\n\(describe(first))")
+        }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
+        // Had the killed attempt's command outlived its worker, it would now write "done" too.
+        gate.open()
         let second = try worker(bench, name: "second", exitWhenIdle: true)
         #expect(try await waitForExit(second, seconds: 60))
-        // The killed attempt's command died with its worker: nothing of it finishes later.
-        try await Task.sleep(for: .seconds(3.5))
+        try await Task.sleep(for: .seconds(1))
         #expect(lines(mark) == ["start", "start", "done"])
         #expect(try await bench.state(runID) == .succeeded)
         let tasks = try await bench.tasks(runID)

@@ -14,6 +14,26 @@ func poll(seconds: Double, _ condition: () async throws -> Bool) async throws ->
     return try await condition()
 }
 
+/// A file a test's command waits for, so that the test acts while the command is surely running:
+/// a test process kept busy by the rest of the suite may look at the command's progress seconds
+/// late, too late for a window the command would otherwise close by itself.
+struct Gate {
+    let path: String
+
+    init(folder: String) {
+        path = "\(folder)/gate"
+    }
+
+    /// Shell that waits until the gate is open.
+    var shellWait: String {
+        "until [ -e \(path) ]; do sleep 0.05; done"
+    }
+
+    func open() {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+    }
+}
+
 /// A workspace in a fresh temporary folder, with a store, and helpers to submit pipelines written
 /// inline and run them with an in-process worker.
 struct TestBench {

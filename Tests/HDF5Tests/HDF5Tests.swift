@@ -151,7 +151,7 @@ final class TemporaryFolder {
         try "version: 1\n".write(toFile: text, atomically: true, encoding: .utf8)
         #expect(thrown { try HDF5File.open(at: text) }?.kind == .notHDF5)
         let empty = folder.path("empty.h5")
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         #expect(thrown { try HDF5File.open(at: empty) }?.kind == .notHDF5)
 
         // A real file cut short, and one with its middle overwritten.

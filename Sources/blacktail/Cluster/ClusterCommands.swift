@@ -170,7 +170,11 @@ struct AgentCommand: AsyncParsableCommand {
             }
             print("agent \(local.id): \(describe(configuration)), \(configuration.concurrency) at once, coordinator \(coordinator), work in \(agent.workspace.root)")
             fflush(nil)
-            let interrupt = InterruptHandler { stop() }
+            let interrupt = InterruptHandler {
+                print("agent \(local.id): stopping; the tasks it runs finish first")
+                fflush(nil)
+                stop()
+            }
             defer { interrupt.cancel() }
             try await local.run()
             print("agent \(local.id): stopped")

@@ -61,7 +61,10 @@ struct WorkerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\(line)\n".utf8))
         }
         FileHandle.standardError.write(Data("worker \(local.id): \(describe(configuration)), \(configuration.concurrency) at once, store \(workspace.storePath)\n".utf8))
-        let interrupt = InterruptHandler { local.stop() }
+        let interrupt = InterruptHandler {
+            FileHandle.standardError.write(Data("worker \(local.id): stopping; the tasks it runs finish first\n".utf8))
+            local.stop()
+        }
         defer { interrupt.cancel() }
         let exitWhenIdle = exitWhenIdle
         try await local.run {
