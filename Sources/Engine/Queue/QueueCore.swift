@@ -29,12 +29,19 @@ public enum QueueCore {
     ) -> [TaskSnapshot] {
         var free = free
         var chosen: [TaskSnapshot] = []
-        for task in candidates where chosen.count < limit && isClaimable(task, now: now) {
-            guard free.fits(task.resources) else { continue }
-            free.reserve(task.resources)
+        for task in candidates where chosen.count < limit && takes(task, free: &free, now: now) {
             chosen.append(task)
         }
         return chosen
+    }
+
+    /// Whether a worker with `free` capacity takes the next candidate in queue order; if it
+    /// does, its capacity is reserved. ``choose(from:free:limit:now:)`` one candidate at a time,
+    /// for a store that reads candidates until the worker is full.
+    public static func takes(_ task: TaskSnapshot, free: inout Capacity, now: Double) -> Bool {
+        guard isClaimable(task, now: now), free.fits(task.resources) else { return false }
+        free.reserve(task.resources)
+        return true
     }
 
     /// The task after a worker claimed it: running, under a lease, with its attempt raised.

@@ -13,8 +13,12 @@ public final class SQLiteStore: RunStore {
     let pool: DatabasePool
     private let encoder: JSONEncoder
     private let decoder = JSONDecoder()
+    private let busyTimeoutMilliseconds: Int
+    /// Writes of this store under way in this process (see ``write(_:)``).
+    private let writesUnderWay = Mutex(0)
 
     public init(path: String, busyTimeout: TimeInterval = 30) throws {
+        busyTimeoutMilliseconds = Int((busyTimeout * 1_000).rounded())
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.prepareDatabase { db in
@@ -282,39 +286,37 @@ public final class SQLiteStore: RunStore {
 
     private func claim(_ request: ClaimRequest, now: Double, in db: Database) throws -> [ClaimRow] {
         guard request.limit > 0 else { return [] }
-        // Page through the ready tasks in queue order until the worker is full; tasks that do
-        // not fit (too big, missing a label) are passed over, not waited behind.
-        var chosen: [TaskSnapshot] = []
+        // Read the ready tasks in queue order, only as far as it takes to fill the worker; tasks
+        // that do not fit (too big, missing a label) are passed over, not waited behind, up to
+        // a bound on how many are looked at.
+        let scan = max(request.limit * 2, 16) * 16
+        let statement = if request.onlyRun != nil {
+            // Through the index of ready tasks, where a run's are together (its tasks share its
+            // priority and sequence number), not past the run's tasks that have ended.
+            try db.cachedStatement(sql: """
+                SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
+                WHERE state = 'ready' AND priority = (SELECT priority FROM runs WHERE id = ?1)
+                    AND run_seq = (SELECT seq FROM runs WHERE id = ?1)
+                ORDER BY idx LIMIT ?2
+                """)
+        } else {
+            try db.cachedStatement(sql: """
+                SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
+                WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ?2
+                """)
+        }
+        var taken: [Int64] = []
         var free = request.free
-        let page = max(request.limit * 2, 16)
-        var offset = 0
-        while chosen.count < request.limit, offset < page * 16 {
+        do {
             // Only what the choice needs; the chosen tasks are read whole below.
-            let rows = if let onlyRun = request.onlyRun {
-                // Through the index of ready tasks, where a run's are together (its tasks share
-                // its priority and sequence number), not past the run's tasks that have ended.
-                try db.rows(sql: """
-                    SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                    WHERE state = 'ready' AND priority = (SELECT priority FROM runs WHERE id = ?1)
-                        AND run_seq = (SELECT seq FROM runs WHERE id = ?1)
-                    ORDER BY idx LIMIT ?2 OFFSET ?3
-                    """, arguments: [onlyRun, page, offset])
-            } else {
-                try db.rows(sql: """
-                    SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                    WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ? OFFSET ?
-                    """, arguments: [page, offset])
+            let candidates = try Row.fetchCursor(statement, arguments: [request.onlyRun, scan])
+            while taken.count < request.limit, let row = try candidates.next() {
+                let candidate = TaskSnapshot(id: row[0], runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 1), notBefore: row[5])
+                if QueueCore.takes(candidate, free: &free, now: now) { taken.append(candidate.id) }
             }
-            let candidates = rows.map { row in
-                TaskSnapshot(id: row[0], runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 1), notBefore: row[5])
-            }
-            let taken = QueueCore.choose(from: candidates, free: free, limit: request.limit - chosen.count, now: now)
-            for task in taken {
-                free.reserve(task.resources)
-                chosen.append(try snapshot(try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [task.id])!))
-            }
-            if candidates.count < page { break }
-            offset += page
+        }
+        let chosen = try taken.map { id in
+            try snapshot(try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [id])!)
         }
         var claimed: [ClaimRow] = []
         for task in chosen {
@@ -928,11 +930,51 @@ public final class SQLiteStore: RunStore {
     }
 
     /// One IMMEDIATE transaction; SQLite errors become messages that name the store.
+    ///
+    /// A write that finds no other write of this store under way in this process runs here, on
+    /// the calling thread, unless another process holds SQLite's write lock: a hand-off to GRDB's
+    /// writer thread and back costs more than the commonest transactions themselves. Any other
+    /// write goes to the writer thread, where waiting for the lock holds no thread of Swift's
+    /// cooperative pool.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let alone = writesUnderWay.withLock { count in
+            count += 1
+            return count == 1
+        }
+        defer { writesUnderWay.withLock { $0 -= 1 } }
         do {
+            if alone, let result = try writeHereUnlessLocked(body) { return result }
             return try await pool.write(body)
         } catch let error as DatabaseError {
             throw EngineError("the store failed: \(error.message ?? error.description)")
+        }
+    }
+
+    /// The transaction on the calling thread, or nil, having done nothing, when another process
+    /// holds the write lock. Only for a write that knows the writer connection idle: GRDB's
+    /// synchronous access then runs in place instead of waiting for the writer's queue.
+    private func writeHereUnlessLocked<T>(_ body: (Database) throws -> T) throws -> T? {
+        let writeHere: ((Database) throws -> T?) throws -> T? = pool.writeWithoutTransaction
+        return try writeHere { db in
+            // Ask for the lock without waiting; whatever happens, leave the timeout as it was.
+            try db.run(sql: "PRAGMA busy_timeout = 0")
+            let begun: Bool
+            do {
+                try db.beginTransaction(.immediate)
+                begun = true
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                begun = false
+            }
+            try db.run(sql: "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)")
+            guard begun else { return nil }
+            do {
+                let result = try body(db)
+                try db.commit()
+                return result
+            } catch {
+                try? db.rollback()
+                throw error
+            }
         }
     }
 }
