@@ -290,34 +290,30 @@ public final class SQLiteStore: RunStore {
         // that do not fit (too big, missing a label) are passed over, not waited behind, up to
         // a bound on how many are looked at.
         let scan = max(request.limit * 2, 16) * 16
-        let statement = if request.onlyRun != nil {
+        let sql = if request.onlyRun != nil {
             // Through the index of ready tasks, where a run's are together (its tasks share its
             // priority and sequence number), not past the run's tasks that have ended.
-            try db.cachedStatement(sql: """
-                SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                WHERE state = 'ready' AND priority = (SELECT priority FROM runs WHERE id = ?1)
-                    AND run_seq = (SELECT seq FROM runs WHERE id = ?1)
-                ORDER BY idx LIMIT ?2
-                """)
+            """
+            SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
+            WHERE state = 'ready' AND priority = (SELECT priority FROM runs WHERE id = ?1)
+                AND run_seq = (SELECT seq FROM runs WHERE id = ?1)
+            ORDER BY idx LIMIT ?2
+            """
         } else {
-            try db.cachedStatement(sql: """
-                SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-                WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ?2
-                """)
+            """
+            SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
+            WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ?2
+            """
         }
         var taken: [Int64] = []
         var free = request.free
-        do {
-            // Only what the choice needs; the chosen tasks are read whole below.
-            let candidates = try Row.fetchCursor(statement, arguments: [request.onlyRun, scan])
-            while taken.count < request.limit, let row = try candidates.next() {
-                let candidate = TaskSnapshot(id: row[0], runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 1), notBefore: row[5])
-                if QueueCore.takes(candidate, free: &free, now: now) { taken.append(candidate.id) }
-            }
+        // Only what the choice needs; the chosen tasks are read whole below.
+        try db.scanRows(sql: sql, arguments: [request.onlyRun, scan]) { row in
+            let candidate = TaskSnapshot(id: row.int64(0), runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 1), notBefore: row.double(5))
+            if QueueCore.takes(candidate, free: &free, now: now) { taken.append(candidate.id) }
+            return taken.count < request.limit
         }
-        let chosen = try taken.map { id in
-            try snapshot(try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [id])!)
-        }
+        let chosen = try taken.compactMap { try snapshot(id: $0, in: db) }
         var claimed: [ClaimRow] = []
         for task in chosen {
             let leased = QueueCore.claimed(task, by: request.worker, now: now, leaseSeconds: request.leaseSeconds)
@@ -337,11 +333,7 @@ public final class SQLiteStore: RunStore {
                 sql: "UPDATE runs SET state = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'",
                 arguments: [now, task.runID]
             )
-            let row = try db.row(sql: """
-                SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
-                FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = ?
-                """, arguments: [task.id])!
-            claimed.append((leased, row[0], row[1], row[2], row[3], try upstream(of: task.id, in: db)))
+            claimed.append(try claimRow(leased, in: db))
         }
         return claimed
     }
@@ -361,10 +353,7 @@ public final class SQLiteStore: RunStore {
 
     public func heartbeat(taskID: Int64, attempt: Int, worker: String, leaseSeconds: Double, now: Double) async throws -> HeartbeatReply {
         try await write { db in
-            guard let row = try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [taskID]) else {
-                return .lost
-            }
-            let task = try self.snapshot(row)
+            guard let task = try self.snapshot(id: taskID, in: db) else { return .lost }
             guard QueueCore.acceptsHeartbeat(task, worker: worker, attempt: attempt) else { return .lost }
             try db.run(sql: "UPDATE tasks SET lease_expires = ? WHERE id = ?", arguments: [now + leaseSeconds, taskID])
             try db.run(sql: "UPDATE workers SET heartbeat_at = ? WHERE id = ?", arguments: [now, worker])
@@ -378,9 +367,9 @@ public final class SQLiteStore: RunStore {
 
     @discardableResult
     private func expireLeases(now: Double, in db: Database) throws -> Int {
-        let lapsed = try db.rows(sql: """
+        let lapsed = try snapshots(sql: """
             SELECT \(Self.snapshotColumns) FROM tasks WHERE state = 'running' AND lease_expires < ?
-            """, arguments: [now]).map(snapshot)
+            """, arguments: [now], in: db)
         for task in lapsed {
             let next = QueueCore.leaseLapsed(task)
             try db.run(
@@ -426,10 +415,9 @@ public final class SQLiteStore: RunStore {
     private func complete(_ completion: Completion, now: Double, in db: Database) throws {
         let jitter = Double(Digest.seed(fromHex: Digest.sha256("\(completion.taskID)/\(completion.attempt)")) % 1_000_000) / 1_000_000
         do {
-            guard let row = try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [completion.taskID]) else {
+            guard let task = try self.snapshot(id: completion.taskID, in: db) else {
                 throw EngineError("no task \(completion.taskID)")
             }
-            let task = try self.snapshot(row)
             let next = try QueueCore.completed(
                 task, attempt: completion.attempt, worker: completion.worker, outcome: completion.outcome, now: now, jitter: jitter
             ).get()
@@ -505,9 +493,9 @@ public final class SQLiteStore: RunStore {
     private func finish(_ task: TaskSnapshot, now: Double, in db: Database) throws {
         var ended: [TaskSnapshot] = [task]
         while let upstream = ended.popLast() {
-            let dependants = try db.rows(sql: """
+            let dependants = try snapshots(sql: """
                 SELECT \(Self.snapshotColumns) FROM tasks WHERE id IN (SELECT task_id FROM task_needs WHERE needs_id = ?)
-                """, arguments: [upstream.id]).map(snapshot)
+                """, arguments: [upstream.id], in: db)
             for dependant in dependants where dependant.state == .waiting {
                 let next = QueueCore.upstreamEnded(dependant, upstream: upstream.state)
                 try save(next, from: dependant.state, now: now, in: db)
@@ -626,20 +614,33 @@ public final class SQLiteStore: RunStore {
     /// The state and outputs of the tasks a task needs, by node.
     private func upstream(of taskID: Int64, in db: Database) throws -> [String: UpstreamTask] {
         var result: [String: UpstreamTask] = [:]
-        for row in try db.rows(sql: """
+        try db.forEachRow(sql: """
             SELECT u.node_id, u.state, a.name, a.position, a.type, a.digest, a.size, a.source
             FROM task_needs n JOIN tasks u ON u.id = n.needs_id
             LEFT JOIN artifacts a ON a.task_id = u.id AND a.direction = 'out'
             WHERE n.task_id = ?
-            """, arguments: [taskID]) {
-            let node: String = row[0]
-            var task = result[node] ?? UpstreamTask(state: TaskState(rawValue: row[1]) ?? .failed, outputs: [:])
-            if let name: String = row[2], task.outputs[name] == nil {
-                task.outputs[name] = ArtifactRecord(name: name, position: row[3], type: row[4], digest: row[5], size: row[6], source: row[7])
+            """, arguments: [taskID]) { row in
+            let node = row.string(0)
+            var task = result[node] ?? UpstreamTask(state: TaskState(rawValue: row.string(1)) ?? .failed, outputs: [:])
+            if let name = row.optionalString(2), task.outputs[name] == nil {
+                task.outputs[name] = ArtifactRecord(
+                    name: name, position: row.int(3), type: row.string(4), digest: row.string(5), size: row.int64(6), source: row.optionalString(7)
+                )
             }
             result[node] = task
         }
         return result
+    }
+
+    /// What a claim hands over with a task: its spec, its run's settings and its upstream tasks.
+    private func claimRow(_ task: TaskSnapshot, in db: Database) throws -> ClaimRow {
+        guard let run = try db.firstRow(sql: """
+            SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
+            FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = ?
+            """, arguments: [task.id], { row in (spec: row.string(0), project: row.string(1), noCache: row.bool(2), deterministic: row.bool(3)) }) else {
+            throw EngineError("task \(task.id) has no spec or run")
+        }
+        return (task, run.spec, run.project, run.noCache, run.deterministic, try upstream(of: task.id, in: db))
     }
 
     public func cacheEntry(key: String) async throws -> CacheEntry? {
@@ -686,22 +687,14 @@ public final class SQLiteStore: RunStore {
 
     public func heldTask(id taskID: Int64, runID: String?) async throws -> ClaimedTask? {
         let row: ClaimRow? = try await pool.read { db in
-            guard let row = try db.row(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [taskID]) else { return nil }
-            let run = try db.row(sql: """
-                SELECT s.spec, r.project_dir, r.no_cache, r.deterministic
-                FROM tasks t JOIN runs r ON r.id = t.run_id JOIN task_specs s ON s.task_id = t.id WHERE t.id = ?
-                """, arguments: [taskID])!
-            return (try self.snapshot(row), run[0], run[1], run[2], run[3], try self.upstream(of: taskID, in: db))
+            guard let task = try self.snapshot(id: taskID, in: db) else { return nil }
+            return try self.claimRow(task, in: db)
         }
         return try row.map { try decodeClaims([$0])[0] }
     }
 
     public func tasks(runID: String) async throws -> [TaskRecord] {
         try await pool.read { db in
-            let rows = try db.rows(sql: """
-                SELECT \(Self.snapshotColumns), s.spec, idx, worker, started_at, finished_at, cache_key, cache_hit, progress
-                FROM tasks JOIN task_specs s ON s.task_id = tasks.id WHERE run_id = ? ORDER BY idx
-                """, arguments: [runID])
             // Every input and output of the run in one query, not two per task.
             var artifacts: [Int64: (inputs: [ArtifactRecord], outputs: [ArtifactRecord])] = [:]
             for row in try db.rows(sql: """
@@ -715,7 +708,21 @@ public final class SQLiteStore: RunStore {
                     artifacts[row[0], default: ([], [])].inputs.append(record)
                 }
             }
-            return try rows.map { row in try self.taskRecord(row, artifacts: artifacts[row["id"]]) }
+            var records: [TaskRecord] = []
+            try db.forEachRow(sql: """
+                SELECT \(Self.snapshotColumns), s.spec, idx, worker, started_at, finished_at, cache_key, cache_hit, progress
+                FROM tasks JOIN task_specs s ON s.task_id = tasks.id WHERE run_id = ? ORDER BY idx
+                """, arguments: [runID]) { row in
+                let task = self.snapshot(row)
+                let files = artifacts[task.id]
+                records.append(TaskRecord(
+                    snapshot: task, spec: try self.spec(task.id, row.string(24)), index: row.int(25),
+                    worker: row.optionalString(26), startedAt: row.optionalDouble(27), finishedAt: row.optionalDouble(28),
+                    cacheKey: row.optionalString(29), cacheHit: row.bool(30), progress: row.optionalString(31),
+                    outputs: files?.outputs ?? [], inputs: files?.inputs ?? []
+                ))
+            }
+            return records
         }
     }
 
@@ -731,23 +738,6 @@ public final class SQLiteStore: RunStore {
                 )
             }
         }
-    }
-
-    private func taskRecord(_ row: Row, artifacts: (inputs: [ArtifactRecord], outputs: [ArtifactRecord])?) throws -> TaskRecord {
-        let id: Int64 = row["id"]
-        return TaskRecord(
-            snapshot: try snapshot(row),
-            spec: try spec(id, row["spec"]),
-            index: row["idx"],
-            worker: row["worker"],
-            startedAt: row["started_at"],
-            finishedAt: row["finished_at"],
-            cacheKey: row["cache_key"],
-            cacheHit: row["cache_hit"],
-            progress: row["progress"],
-            outputs: artifacts?.outputs ?? [],
-            inputs: artifacts?.inputs ?? []
-        )
     }
 
     public func attempts(taskID: Int64) async throws -> [AttemptRecord] {
@@ -873,34 +863,46 @@ public final class SQLiteStore: RunStore {
     }
 
     /// A row of ``snapshotColumns``, read by position.
-    private func snapshot(_ row: Row) throws -> TaskSnapshot {
+    private func snapshot(_ row: SQLiteColumns) -> TaskSnapshot {
         TaskSnapshot(
-            id: row[0],
-            runID: row[1],
-            nodeID: row[2],
-            state: TaskState(rawValue: row[3]) ?? .failed,
-            attempt: row[4],
-            firstAttempt: row[5],
-            lostLeases: row[6],
-            pending: row[7],
-            upstreamIssue: UpstreamIssue(rawValue: row[8]) ?? .none,
-            usesStatusFunctions: row[9],
-            priority: row[10],
+            id: row.int64(0),
+            runID: row.string(1),
+            nodeID: row.string(2),
+            state: TaskState(rawValue: row.string(3)) ?? .failed,
+            attempt: row.int(4),
+            firstAttempt: row.int(5),
+            lostLeases: row.int(6),
+            pending: row.int(7),
+            upstreamIssue: UpstreamIssue(rawValue: row.int(8)) ?? .none,
+            usesStatusFunctions: row.bool(9),
+            priority: row.int(10),
             resources: Self.resources(row, from: 11),
-            retry: RetryPolicySpec(attempts: row[15], initialSeconds: row[16], factor: row[17], maximumSeconds: row[18]),
-            notBefore: row[19],
-            leaseOwner: row[20],
-            leaseExpires: row[21],
-            cancelRequested: row[22],
-            message: row[23]
+            retry: RetryPolicySpec(attempts: row.int(15), initialSeconds: row.double(16), factor: row.double(17), maximumSeconds: row.double(18)),
+            notBefore: row.double(19),
+            leaseOwner: row.optionalString(20),
+            leaseExpires: row.optionalDouble(21),
+            cancelRequested: row.bool(22),
+            message: row.optionalString(23)
         )
     }
 
+    /// The task with this id, or nil.
+    private func snapshot(id: Int64, in db: Database) throws -> TaskSnapshot? {
+        try db.firstRow(sql: "SELECT \(Self.snapshotColumns) FROM tasks WHERE id = ?", arguments: [id], snapshot)
+    }
+
+    /// The tasks a query of ``snapshotColumns`` finds.
+    private func snapshots(sql: String, arguments: StatementArguments, in db: Database) throws -> [TaskSnapshot] {
+        var tasks: [TaskSnapshot] = []
+        try db.forEachRow(sql: sql, arguments: arguments) { tasks.append(snapshot($0)) }
+        return tasks
+    }
+
     /// cpu, memory, gpus and labels, from column `first` on.
-    private static func resources(_ row: Row, from first: Int) -> ResourceSpec {
-        let labels: String = row[first + 3]
+    private static func resources(_ row: SQLiteColumns, from first: Int32) -> ResourceSpec {
+        let labels = row.string(first + 3)
         return ResourceSpec(
-            cpu: row[first], memoryBytes: row[first + 1], gpus: row[first + 2],
+            cpu: row.double(first), memoryBytes: row.int64(first + 1), gpus: row.int(first + 2),
             labels: labels.isEmpty ? [] : labels.split(separator: ",").map(String.init)
         )
     }
