@@ -116,6 +116,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(try await store.runState(runID) == .failed)
         let record = try #require(try await store.run(String(runID.prefix(15))))
         #expect(record.id == runID && record.counts[.succeeded] == 3 && record.counts[.failed] == 1 && record.counts[.skipped] == 1)
+        #expect(record.startedAt == 2 && record.finishedAt == 7)
         #expect(try await store.plan(runID: runID) == submission.plan)
         #expect(try await store.runs(limit: 5).map(\.id) == [runID])
         #expect(try await store.cacheEntry(key: "key-a")?.outputs.first?.size == 3)
@@ -129,10 +130,13 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(claimed.map(\.spec.nodeID) == ["c"])
         #expect(claimed[0].snapshot.attempt == 2)
         try await Self.complete(store, claimed[0], .succeeded(cacheHit: false), now: 10)
+        // Running again: no end time until it ends again.
+        #expect(try await store.run(runID).map { [$0.state.rawValue, $0.finishedAt.map { "\($0)" } ?? "none"] } == ["running", "none"])
         let last = try await Self.claim(store, now: 11)
         #expect(last.map(\.spec.nodeID) == ["d"])
         try await Self.complete(store, last[0], .succeeded(cacheHit: false), now: 12)
         #expect(try await store.runState(runID) == .succeeded)
+        #expect(try await store.run(runID)?.finishedAt == 12)
         await close()
     }
 

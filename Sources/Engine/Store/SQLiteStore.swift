@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// The ``RunStore`` of one machine: a SQLite database in WAL mode, shared safely by every process
@@ -502,18 +503,20 @@ public final class SQLiteStore: RunStore {
                 if next.state.isFinished { ended.append(next) }
             }
         }
-        let failFast = try db.value(Bool.self, sql: "SELECT fail_fast FROM runs WHERE id = ?", arguments: [task.runID]) ?? false
-        if failFast, task.state == .failed {
+        if task.state == .failed, try db.value(Bool.self, sql: "SELECT fail_fast FROM runs WHERE id = ?", arguments: [task.runID]) ?? false {
             try cancel(runID: task.runID, now: now, in: db)
         }
         try updateRunState(task.runID, now: now, in: db)
     }
 
     private func updateRunState(_ runID: String, now: Double, in db: Database) throws {
-        guard let row = try db.row(sql: """
-            SELECT unfinished, failed, cancelled, started_at IS NOT NULL, cancel_requested FROM runs WHERE id = ?
-            """, arguments: [runID]) else { return }
-        let state = QueueCore.runState(unfinished: row[0], failed: row[1], cancelled: row[2], started: row[3], cancelRequested: row[4])
+        guard let (state, stored) = try db.firstRow(sql: """
+            SELECT unfinished, failed, cancelled, started_at IS NOT NULL, cancel_requested, state FROM runs WHERE id = ?
+            """, arguments: [runID], { row in
+            (QueueCore.runState(unfinished: row.int(0), failed: row.int(1), cancelled: row.int(2), started: row.bool(3), cancelRequested: row.bool(4)), row.string(5))
+        }) else { return }
+        // Most reports leave a running run running: nothing to write.
+        if state.rawValue == stored, !state.isFinished { return }
         try db.run(
             sql: "UPDATE runs SET state = ?, finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END WHERE id = ?",
             arguments: [state.rawValue, state.isFinished, now, runID]
@@ -959,19 +962,21 @@ public final class SQLiteStore: RunStore {
         let writeHere: ((Database) throws -> T?) throws -> T? = pool.writeWithoutTransaction
         return try writeHere { db in
             // Ask for the lock without waiting; whatever happens, leave the timeout as it was.
-            try db.run(sql: "PRAGMA busy_timeout = 0")
+            // (Statements prepared once: GRDB's `beginTransaction` and `commit` parse theirs
+            // each time.)
+            sqlite3_busy_timeout(db.sqliteConnection, 0)
             let begun: Bool
             do {
-                try db.beginTransaction(.immediate)
+                try db.run(sql: "BEGIN IMMEDIATE TRANSACTION")
                 begun = true
             } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
                 begun = false
             }
-            try db.run(sql: "PRAGMA busy_timeout = \(busyTimeoutMilliseconds)")
+            sqlite3_busy_timeout(db.sqliteConnection, Int32(busyTimeoutMilliseconds))
             guard begun else { return nil }
             do {
                 let result = try body(db)
-                try db.commit()
+                try db.run(sql: "COMMIT TRANSACTION")
                 return result
             } catch {
                 try? db.rollback()
