@@ -11,8 +11,10 @@ public final class RemoteQueue: TaskQueue {
     let client: CoordinatorClient
     /// How long a claim waits at the coordinator for a task to become ready.
     let longPollSeconds: Double
-    /// How long a report is retried while the coordinator (or its store) cannot take it.
-    let completionPatience = 120.0
+    /// How long a call an attempt depends on (its cache lookup, its files, its report) is retried
+    /// while the coordinator, or its store, cannot answer: a restart of either is waited for,
+    /// instead of failing the task or losing its result.
+    static let patience = 120.0
     private let state = Mutex(State())
 
     private struct State {
@@ -93,7 +95,7 @@ public final class RemoteQueue: TaskQueue {
         do {
             // A report lost now would make the task run again; it is worth waiting for.
             let report = Wire.Report(completion: completion, claim: next, logs: logs, runID: runID)
-            return remember(try await CoordinatorClient.retrying(for: completionPatience) {
+            return remember(try await CoordinatorClient.retrying(for: Self.patience) {
                 try await client.call(.POST, "/v1/agent/complete", body: report, as: Wire.Claimed.self).tasks
             })
         } catch let problem as Wire.Problem {
@@ -112,7 +114,9 @@ public final class RemoteQueue: TaskQueue {
 
     public func cacheEntry(key: String) async throws -> CacheEntry? {
         do {
-            return try await client.call(.GET, "/v1/agent/cache/\(key)", as: CacheEntry.self)
+            return try await CoordinatorClient.retrying(for: Self.patience) {
+                try await client.call(.GET, "/v1/agent/cache/\(key)", as: CacheEntry.self)
+            }
         } catch let problem as Wire.Problem where problem.status == 404 {
             return nil
         }
@@ -186,7 +190,9 @@ public final class AgentTransport: ArtifactTransport {
                     }
                     _ = try? artifacts.remove(digest)
                 }
-                try await client.download(digest, into: artifacts, query: Self.query(task))
+                try await CoordinatorClient.retrying(for: RemoteQueue.patience) {
+                    try await client.download(digest, into: artifacts, query: Self.query(task))
+                }
             }
         } catch {
             // The attempt ends here, without results to send: its files are in use no more.
@@ -204,8 +210,11 @@ public final class AgentTransport: ArtifactTransport {
         defer { trimCache() }
         try await sendLastLogs(of: task)
         guard case .succeeded(cacheHit: false) = completion.outcome else { return }
-        for output in completion.outputs where !(try await client.hasArtifact(output.digest)) {
-            try await client.upload(file: workspace.artifacts.path(of: output.digest), to: "/v1/artifacts/\(output.digest)\(Self.query(task))")
+        for output in completion.outputs {
+            try await CoordinatorClient.retrying(for: RemoteQueue.patience) {
+                if try await client.hasArtifact(output.digest) { return }
+                try await client.upload(file: workspace.artifacts.path(of: output.digest), to: "/v1/artifacts/\(output.digest)\(Self.query(task))")
+            }
         }
         // What the attempt left behind is at the coordinator now.
         try? FileManager.default.removeItem(atPath: folder(of: task) + "/work")
@@ -254,7 +263,9 @@ public final class AgentTransport: ArtifactTransport {
                let text = String(data: data, encoding: .utf8), text.utf8.count <= Wire.smallLogBytes {
                 small[name] = text
             } else {
-                try await client.upload(file: path, to: "/v1/agent/logs/\(task.snapshot.id)/\(task.snapshot.attempt)/\(name)?run=\(task.snapshot.runID)")
+                try await CoordinatorClient.retrying(for: RemoteQueue.patience) {
+                    try await client.upload(file: path, to: "/v1/agent/logs/\(task.snapshot.id)/\(task.snapshot.attempt)/\(name)?run=\(task.snapshot.runID)")
+                }
             }
         }
         outbox.put(task.snapshot.id, small)

@@ -370,6 +370,45 @@ final class ClusterBench: @unchecked Sendable {
         #expect(bench.output("leaving").contains("stopped"))
     }
 
+    /// A task that ends while the coordinator's database is down sends its outputs and reports
+    /// once the database is back, instead of failing: the agent's calls wait for it, and a call
+    /// cut off by the outage is retried.
+    @Test func aTaskThatEndsWhilePostgresIsDownSendsItsResultsWhenItIsBack() async throws {
+        let server = try await PostgresServer.dedicated()
+        defer { try? server.stop() }
+        let bench = try ClusterBench(postgres: try await server.database())
+        try await bench.startCoordinator()
+        let mark = "\(bench.folder)/mark"
+        let gate = Gate(folder: bench.folder)
+        try bench.startAgent("patient", concurrency: 1, lease: 60)
+        let runID = try bench.submit("""
+            version: 1
+            name: outage
+            steps:
+              first:
+                run: echo 1 > ${{ outputs.n }}; echo start >> \(mark); \(gate.shellWait)
+                outputs: { n: file }
+              second:
+                run: cat ${{ inputs.n }} > ${{ outputs.copy }}
+                inputs: { n: "${{ steps.first.outputs.n }}" }
+                outputs: { copy: file }
+            """)
+        #expect(try await poll(seconds: 30) { bench.lines(mark) == ["start"] })
+        try await server.halt()
+        gate.open()
+        // The task has ended; its outputs and report wait for the database.
+        try await Task.sleep(for: .seconds(2))
+        try await server.start()
+        let state = try await bench.finish(runID, seconds: 120)
+        let tasks = try await bench.tasks(runID)
+        #expect(state == .succeeded, """
+            tasks: \(tasks.keys.sorted().map { "\($0) \(tasks[$0]!.snapshot.state) attempt \(tasks[$0]!.snapshot.attempt) \(tasks[$0]!.snapshot.message ?? "")" })
+            agent: \(bench.output("patient"))
+            """)
+        #expect(tasks["first"]?.snapshot.attempt == 1)
+        #expect(try bench.read(tasks["second"]?.outputs.first) == "1\n")
+    }
+
     @Test func aRunSurvivesRestartsOfTheCoordinatorAndOfPostgres() async throws {
         let server = try await PostgresServer.dedicated()
         defer { try? server.stop() }

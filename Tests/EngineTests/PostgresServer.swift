@@ -43,6 +43,20 @@ final class PostgresServer: Sendable {
         }
     }
 
+    /// Stops the server (fast: sessions are ended), keeping its data, until ``start()``.
+    func halt() async throws {
+        try await offPool {
+            try self.command("pg_ctl", ["-D", "\(self.folder)/data", "-m", "fast", "-w", "-t", "30", "stop"])
+        }
+    }
+
+    /// Starts a server stopped by ``halt()`` again, on the same port.
+    func start() async throws {
+        try await offPool {
+            try self.command("pg_ctl", ["-D", "\(self.folder)/data", "-l", "\(self.folder)/server.log", "-w", "-t", "30", "-o", self.options, "start"])
+        }
+    }
+
     private var options: String {
         "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(folder) -c fsync=off -c max_connections=200"
     }
