@@ -146,6 +146,20 @@ final class ClusterBench: @unchecked Sendable {
         }
     }
 
+    /// Waits for the run to finish and expects it to have succeeded; when it has not, the failure
+    /// names each task's state, attempt and message, and what the named processes printed.
+    func expectSuccess(_ runID: String, printed names: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: TaskRecord] {
+        let state = try await finish(runID, seconds: 120)
+        let tasks = try await self.tasks(runID)
+        let states = tasks.keys.sorted().map { "\($0) \(tasks[$0]!.snapshot.state) attempt \(tasks[$0]!.snapshot.attempt) \(tasks[$0]!.snapshot.message ?? "")" }
+        #expect(
+            state == .succeeded,
+            "tasks: \(states.joined(separator: "; "))\n\(names.map { "\($0): \(output($0).suffix(3_000))" }.joined(separator: "\n"))",
+            sourceLocation: sourceLocation
+        )
+        return tasks
+    }
+
     /// Waits for the run to finish; its state.
     func finish(_ runID: String, seconds: Double = 120) async throws -> RunState? {
         var state: RunState?
@@ -399,12 +413,7 @@ final class ClusterBench: @unchecked Sendable {
         // The task has ended; its outputs and report wait for the database.
         try await Task.sleep(for: .seconds(2))
         try await server.start()
-        let state = try await bench.finish(runID, seconds: 120)
-        let tasks = try await bench.tasks(runID)
-        #expect(state == .succeeded, """
-            tasks: \(tasks.keys.sorted().map { "\($0) \(tasks[$0]!.snapshot.state) attempt \(tasks[$0]!.snapshot.attempt) \(tasks[$0]!.snapshot.message ?? "")" })
-            agent: \(bench.output("patient"))
-            """)
+        let tasks = try await bench.expectSuccess(runID, printed: ["patient"])
         #expect(tasks["first"]?.snapshot.attempt == 1)
         #expect(try bench.read(tasks["second"]?.outputs.first) == "1\n")
     }
@@ -428,13 +437,7 @@ final class ClusterBench: @unchecked Sendable {
         try await bench.startCoordinator(name: "coordinator-2")
         #expect(try await poll(seconds: 30) { try await bench.tasks(runID)["s3"]?.snapshot.state == .succeeded })
         try await server.restart()
-        let state = try await bench.finish(runID, seconds: 120)
-        let tasks = try await bench.tasks(runID)
-        #expect(state == .succeeded, """
-            tasks: \(tasks.keys.sorted().map { "\($0) \(tasks[$0]!.snapshot.state) attempt \(tasks[$0]!.snapshot.attempt) \(tasks[$0]!.snapshot.message ?? "")" })
-            agent: \(bench.output("steady"))
-            coordinator: \(bench.output("coordinator-2").suffix(3_000))
-            """)
+        let tasks = try await bench.expectSuccess(runID, printed: ["steady", "coordinator-2"])
         #expect(try bench.read(tasks["s5"]?.outputs.first) == "5\n")
     }
 
