@@ -965,15 +965,13 @@ public final class SQLiteStore: RunStore {
             // (Statements prepared once: GRDB's `beginTransaction` and `commit` parse theirs
             // each time.)
             sqlite3_busy_timeout(db.sqliteConnection, 0)
-            let begun: Bool
-            do {
-                try db.run(sql: "BEGIN IMMEDIATE TRANSACTION")
-                begun = true
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
-                begun = false
-            }
+            let begun = Result { try db.run(sql: "BEGIN IMMEDIATE TRANSACTION") }
             sqlite3_busy_timeout(db.sqliteConnection, Int32(busyTimeoutMilliseconds))
-            guard begun else { return nil }
+            switch begun {
+            case .success: break
+            case .failure(let error as DatabaseError) where error.resultCode == .SQLITE_BUSY: return nil
+            case .failure(let error): throw error
+            }
             do {
                 let result = try body(db)
                 try db.run(sql: "COMMIT TRANSACTION")
