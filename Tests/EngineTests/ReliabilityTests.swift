@@ -119,9 +119,10 @@ import Testing
                 outputs: { copy: file }
             """)
         let first = try worker(bench, name: "first")
-        if !(try await poll(seconds: 30) { lines(mark) == ["start"] }) {
+        let patience = 30.0
+        if !(try await poll(seconds: patience) { lines(mark) == ["start"] }) {
             let states = try await bench.tasks(runID).map { "\($0.key): \($0.value.snapshot.state) attempt \($0.value.snapshot.attempt) lease \($0.value.snapshot.leaseOwner ?? "none")" }
-            Issue.record("the first worker did not start the task within 30 s; tasks: \(states.sorted())\n\(describe(first))")
+            Issue.record("the first worker did not start the task within \(patience) s; tasks: \(states.sorted())\n\(describe(first))")
         }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()

@@ -79,16 +79,11 @@ extension Database {
 
     /// The first result row of a query, read by `read`; nil when there is none.
     func firstRow<T>(sql: String, arguments: StatementArguments, _ read: (SQLiteColumns) throws -> T) throws -> T? {
-        let statement = try cachedStatement(sql: sql)
-        try statement.setArguments(arguments)
-        defer { sqlite3_reset(statement.sqliteStatement) }
-        switch sqlite3_step(statement.sqliteStatement) {
-        case SQLITE_ROW:
-            return try read(SQLiteColumns(statement: statement.sqliteStatement))
-        case SQLITE_DONE:
-            return nil
-        case let code:
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }, sql: sql)
+        var first: T?
+        try scanRows(sql: sql, arguments: arguments) { row in
+            first = try read(row)
+            return false
         }
+        return first
     }
 }

@@ -285,36 +285,35 @@ public final class SQLiteStore: RunStore {
     /// A claimed task as read in the transaction; its spec is decoded after it.
     private typealias ClaimRow = (snapshot: TaskSnapshot, spec: String, project: String, noCache: Bool, deterministic: Bool, upstream: [String: UpstreamTask])
 
+    /// Ready tasks in queue order, ?2 at most (?1 is unused).
+    private static let readyTasks = """
+        SELECT \(snapshotColumns) FROM tasks WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ?2
+        """
+
+    /// The ready tasks of run ?1 in file order, ?2 at most: through the index of ready tasks, where a
+    /// run's are together (its tasks share its priority and sequence number), not past the run's
+    /// tasks that have ended.
+    private static let readyTasksOfRun = """
+        SELECT \(snapshotColumns) FROM tasks
+        WHERE state = 'ready' AND priority = (SELECT priority FROM runs WHERE id = ?1)
+            AND run_seq = (SELECT seq FROM runs WHERE id = ?1)
+        ORDER BY idx LIMIT ?2
+        """
+
     private func claim(_ request: ClaimRequest, now: Double, in db: Database) throws -> [ClaimRow] {
         guard request.limit > 0 else { return [] }
         // Read the ready tasks in queue order, only as far as it takes to fill the worker; tasks
         // that do not fit (too big, missing a label) are passed over, not waited behind, up to
         // a bound on how many are looked at.
         let scan = max(request.limit * 2, 16) * 16
-        let sql = if request.onlyRun != nil {
-            // Through the index of ready tasks, where a run's are together (its tasks share its
-            // priority and sequence number), not past the run's tasks that have ended.
-            """
-            SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-            WHERE state = 'ready' AND priority = (SELECT priority FROM runs WHERE id = ?1)
-                AND run_seq = (SELECT seq FROM runs WHERE id = ?1)
-            ORDER BY idx LIMIT ?2
-            """
-        } else {
-            """
-            SELECT id, cpu, memory, gpus, labels, not_before FROM tasks
-            WHERE state = 'ready' ORDER BY priority DESC, run_seq, idx LIMIT ?2
-            """
-        }
-        var taken: [Int64] = []
+        var chosen: [TaskSnapshot] = []
         var free = request.free
-        // Only what the choice needs; the chosen tasks are read whole below.
-        try db.scanRows(sql: sql, arguments: [request.onlyRun, scan]) { row in
-            let candidate = TaskSnapshot(id: row.int64(0), runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 1), notBefore: row.double(5))
-            if QueueCore.takes(candidate, free: &free, now: now) { taken.append(candidate.id) }
-            return taken.count < request.limit
+        try db.scanRows(sql: request.onlyRun == nil ? Self.readyTasks : Self.readyTasksOfRun, arguments: [request.onlyRun, scan]) { row in
+            // Only what the choice needs; a task taken is read whole from the same row.
+            let candidate = TaskSnapshot(id: row.int64(0), runID: "", nodeID: "", state: .ready, resources: Self.resources(row, from: 11), notBefore: row.double(19))
+            if QueueCore.takes(candidate, free: &free, now: now) { chosen.append(snapshot(row)) }
+            return chosen.count < request.limit
         }
-        let chosen = try taken.compactMap { try snapshot(id: $0, in: db) }
         var claimed: [ClaimRow] = []
         for task in chosen {
             let leased = QueueCore.claimed(task, by: request.worker, now: now, leaseSeconds: request.leaseSeconds)
