@@ -164,7 +164,7 @@ let package = Package(
         // The Swift side of benchmarks/engine (run by hand; see benchmarks/README.md).
         .executableTarget(
             name: "blacktail-engine-benchmark",
-            dependencies: ["Engine", "BlacktailOps", "PipelineLanguage"],
+            dependencies: ["Engine", "BlacktailOps", "PipelineLanguage", .product(name: "Subprocess", package: "swift-subprocess")],
             path: "benchmarks/engine/Sources",
             swiftSettings: swiftSettings
         ),

@@ -10,11 +10,11 @@ import SystemPackage
 /// group, then SIGKILL after the grace period, so a command's children stop with it; whatever is
 /// left of the group when the command ends is killed too. ``CommandReaper`` kills the group should
 /// this process die first. The command reads /dev/null.
-enum CommandRunner {
+package enum CommandRunner {
     /// The environment commands start from: this process's, read once.
     private static let inherited = ProcessInfo.processInfo.environment
 
-    static func run(
+    package static func run(
         script: String,
         workingDirectory: String,
         environment variables: [String: String],

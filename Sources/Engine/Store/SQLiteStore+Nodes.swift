@@ -43,9 +43,11 @@ extension SQLiteStore {
     public func nodes() async throws -> [NodeRecord] {
         try await pool.read { db in
             try db.rows(sql: """
-                SELECT n.name, n.role, n.state, n.created_at, w.gpus, w.heartbeat_at,
-                    (SELECT COUNT(*) FROM tasks t WHERE t.worker = n.name AND t.state = 'running')
-                FROM nodes n LEFT JOIN workers w ON w.id = n.name ORDER BY n.name
+                SELECT n.name, n.role, n.state, n.created_at, w.gpus, w.heartbeat_at, COALESCE(r.running, 0)
+                FROM nodes n
+                LEFT JOIN workers w ON w.id = n.name
+                LEFT JOIN (SELECT worker, COUNT(*) AS running FROM tasks WHERE state = 'running' GROUP BY worker) r ON r.worker = n.name
+                ORDER BY n.name
                 """).map { row in
                 let gpus: String? = row[4]
                 return NodeRecord(

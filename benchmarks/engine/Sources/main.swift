@@ -16,6 +16,7 @@ import BlacktailOps
 import Engine
 import Foundation
 import PipelineLanguage
+import Subprocess
 
 /// An op that does nothing: what is left is the engine's cost per task.
 struct NoOp: Op {
@@ -44,16 +45,19 @@ func temporaryWorkspace() throws -> (Workspace, SQLiteStore, String) {
     return (workspace, try SQLiteStore(path: workspace.storePath), folder)
 }
 
+/// What every task does: the no-op, or with `--command` the command `true` (one `/bin/sh -c`).
+let action = CommandLine.arguments.contains("--command") ? "run: 'true'" : "uses: bench/noop"
+
 func fanOut(_ count: Int) -> String {
-    var yaml = "version: 1\nname: fanout\nsteps:\n  source:\n    uses: bench/noop\n"
-    for index in 0..<count { yaml += "  t\(index):\n    uses: bench/noop\n    needs: source\n" }
-    yaml += "  sink:\n    uses: bench/noop\n    needs: [" + (0..<count).map { "t\($0)" }.joined(separator: ", ") + "]\n"
+    var yaml = "version: 1\nname: fanout\nsteps:\n  source:\n    \(action)\n"
+    for index in 0..<count { yaml += "  t\(index):\n    \(action)\n    needs: source\n" }
+    yaml += "  sink:\n    \(action)\n    needs: [" + (0..<count).map { "t\($0)" }.joined(separator: ", ") + "]\n"
     return yaml
 }
 
 func chain(_ count: Int) -> String {
-    var yaml = "version: 1\nname: chain\nsteps:\n  t0:\n    uses: bench/noop\n"
-    for index in 1..<count { yaml += "  t\(index):\n    uses: bench/noop\n    needs: t\(index - 1)\n" }
+    var yaml = "version: 1\nname: chain\nsteps:\n  t0:\n    \(action)\n"
+    for index in 1..<count { yaml += "  t\(index):\n    \(action)\n    needs: t\(index - 1)\n" }
     return yaml
 }
 
@@ -163,15 +167,74 @@ func queue() async throws {
         }
         done += claimed.count
     }
-    let elapsed = ContinuousClock.now - start
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = seconds(ContinuousClock.now - start)
     guard try await store.runState(runID) == .succeeded else { fatalError("the run did not finish") }
     let mode = CommandLine.arguments.contains("--lanes") ? "lanes (complete and claim the next together)" : "batch"
     print(String(format: "%@ claim+complete, %@ %d: %d tasks in %.2f s = %.0f tasks/s", postgres == nil ? "SQLite" : "PostgreSQL", mode as NSString, batch, done, seconds, Double(done) / seconds))
     await postgres?.close()
 }
 
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// CPU seconds spent so far by this process and by its children that have been waited for.
+func cpuSeconds() -> (own: Double, children: Double) {
+    func seconds(_ who: Int32) -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(who), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+    return (seconds(RUSAGE_SELF.rawValue), seconds(RUSAGE_CHILDREN.rawValue))
+}
+
+/// One command after another, `/bin/sh -c true` each, three ways: the system's `posix_spawn` and
+/// `waitpid` (what make does), swift-subprocess's `run`, and Blacktail's `CommandRunner` (a
+/// session of its own, the reaper's registration, output and error written to files).
+func spawn() async throws {
+    let count = option("--count", default: 1000)
+    let folder = NSTemporaryDirectory() + "blacktail-spawn-bench-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    print("way                     ms per command   CPU ms here   CPU ms in sh")
+    func measure(_ name: String, _ body: () async throws -> Void) async rethrows {
+        let (own, children) = cpuSeconds()
+        let start = ContinuousClock.now
+        try await body()
+        let elapsed = seconds(ContinuousClock.now - start)
+        let (ownAfter, childrenAfter) = cpuSeconds()
+        let per = { (value: Double) in value * 1000 / Double(count) }
+        print(String(format: "%@ %16.3f %13.3f %14.3f", name.padding(toLength: 22, withPad: " ", startingAt: 0), per(elapsed), per(ownAfter - own), per(childrenAfter - children)))
+    }
+    for _ in 0..<option("--rounds", default: 2) {
+        await measure("posix_spawn + waitpid") {
+            for _ in 0..<count {
+                var pid: pid_t = 0
+                let arguments: [UnsafeMutablePointer<CChar>?] = (["/bin/sh", "-c", "true"] as [String]).map { (text: String) in strdup(text) } + [nil]
+                guard posix_spawn(&pid, "/bin/sh", nil, nil, arguments, environ) == 0 else { fatalError("cannot spawn /bin/sh") }
+                for argument in arguments { free(argument) }
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+        }
+        try await measure("Subprocess.run") {
+            for _ in 0..<count {
+                _ = try await Subprocess.run(.path("/bin/sh"), arguments: ["-c", "true"], output: .discarded, error: .discarded)
+            }
+        }
+        try await measure("CommandRunner.run") {
+            for index in 0..<count {
+                _ = try await CommandRunner.run(
+                    script: "true", workingDirectory: folder, environment: [:], stdout: "\(folder)/\(index).out", stderr: "\(folder)/\(index).err",
+                    timeoutSeconds: nil, grace: .seconds(1)
+                )
+            }
+        }
+    }
+}
+
 switch CommandLine.arguments.dropFirst().first {
+case "spawn": try await spawn()
 case "overhead": try await overhead()
 case "queue": try await queue()
 default:
