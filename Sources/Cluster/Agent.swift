@@ -313,6 +313,8 @@ public struct Agent: Sendable {
     public var configuration: Worker.Configuration
     public var cacheBytes: Int64
     public var longPollSeconds: Double = 20
+    /// Reads ops' HDF5 inputs in a child process first (``TaskExecutor/hdf5Verifier``).
+    public var hdf5Verifier: HDF5Verifier?
 
     public init(client: CoordinatorClient, workspace: Workspace, configuration: Worker.Configuration, cacheBytes: Int64) {
         self.client = client
@@ -337,9 +339,11 @@ public struct Agent: Sendable {
         let identity = try await identity()
         let outbox = LogOutbox()
         let queue = RemoteQueue(client: client, longPollSeconds: longPollSeconds, outbox: outbox)
+        var executor = TaskExecutor(workspace: workspace, catalogue: AgentOps.catalogue)
+        executor.hdf5Verifier = hdf5Verifier
         let worker = Worker(
             store: queue,
-            executor: TaskExecutor(workspace: workspace, catalogue: AgentOps.catalogue),
+            executor: executor,
             configuration: configuration,
             transport: AgentTransport(client: client, workspace: workspace, cacheBytes: cacheBytes, outbox: outbox),
             id: identity.node,

@@ -1,13 +1,15 @@
 import ArgumentParser
 import BlacktailData
+import Engine
 import Foundation
+import HDF5
 import PipelineLanguage
 
 struct DataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Look into dataset files and import CSV files outside a pipeline.",
-        subcommands: [Inspect.self, Import.self]
+        subcommands: [Inspect.self, Verify.self, Import.self]
     )
 
     struct Inspect: AsyncParsableCommand {
@@ -24,6 +26,8 @@ struct DataCommand: AsyncParsableCommand {
         func run() async throws {
             let summary: DatasetSummary
             do {
+                // A damaged file can crash the HDF5 library: it is read whole in a child first.
+                if HDF5Verifier.looksLikeHDF5(file) { _ = try await HDF5Verifier.thisProgram().verify(file) }
                 summary = try DatasetSummary(path: file)
             } catch {
                 CompilerFrontend.writeError("error: \(error)\n")
@@ -96,6 +100,42 @@ struct DataCommand: AsyncParsableCommand {
                 object["targets"] = ["min": number(range.minimum), "max": number(range.maximum), "mean": number(range.mean)]
             }
             return .object(object)
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read every group, dataset and attribute of an HDF5 file, in a child process, and say whether all of it reads.",
+            discussion: """
+                A damaged file usually gives an error naming the object, but some make the HDF5 library crash or loop \
+                without end; the child's crash or its time limit is reported as damage, and this process never opens \
+                the file. Pipelines do the same for an op's HDF5 inputs that Blacktail did not write.
+                """
+        )
+
+        @Argument(help: "The HDF5 file.")
+        var file: String
+
+        @Option(help: "Seconds the reading may take (default: 60, plus 1 per 20 MB of the file).")
+        var timeout: Double?
+
+        @Flag(help: .hidden)
+        var here = false
+
+        func run() async throws {
+            do {
+                if here {
+                    // The child: read in this process, and say what was read.
+                    let summary = try HDF5File.withFile(at: file) { file throws(HDF5Error) in try file.readEverything() }
+                    print(summary.description)
+                    return
+                }
+                let read = try await HDF5Verifier.thisProgram().verify(file, timeoutSeconds: timeout)
+                print("\(file): reads whole: \(read)")
+            } catch {
+                CompilerFrontend.writeError("error: \(error)\n")
+                throw ExitCode.failure
+            }
         }
     }
 

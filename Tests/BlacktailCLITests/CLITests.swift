@@ -197,6 +197,52 @@ import Testing
         #expect(notData.stderr == "error: README.md: not an HDF5 file (no HDF5 signature); it may be another format, or empty\n")
     }
 
+    /// A dataset file written by `data import`, then damaged where the HDF5 library does not
+    /// merely report an error: a size in its global heap (where the provenance strings are) set to
+    /// `size`. 255 for the first object makes the library read past its buffer (a segfault);
+    /// 49 for the `created_by` string sends it into an endless loop.
+    func damagedDataset(in folder: URL, name: String, object marker: String?, size: UInt8) throws -> String {
+        let path = folder.appendingPathComponent(name).path
+        let imported = try run(["data", "import", "datasets/iris.csv", "--label", "species", "--compression", "9", "-o", path])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        // The heap: "GCOL", version, reserved, its size (16 bytes), then objects, each an index
+        // (2 bytes), references (2), reserved (4), size (8) and its data.
+        let sizeField = if let marker {
+            try #require(bytes.firstRange(of: Array(marker.utf8))?.lowerBound, "no '\(marker)' in the file") - 8
+        } else {
+            try #require(bytes.firstRange(of: Array("GCOL".utf8))?.lowerBound, "the file has no global heap") + 16 + 8
+        }
+        bytes[sizeField] = size
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func aDamagedDatasetIsReportedNotACrash() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("blacktail-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let good = folder.appendingPathComponent("good.h5").path
+        #expect(try run(["data", "import", "datasets/iris.csv", "--label", "species", "-o", good]).status == 0)
+        let whole = try run(["data", "verify", good])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(whole.stdout == "\(good): reads whole: 1 group, 2 datasets, 8 attributes, 750 values\n")
+
+        let crashing = try damagedDataset(in: folder, name: "crashing.h5", object: nil, size: 255)
+        let crashed = "error: \(crashing): the HDF5 library crashed reading it (its reader was killed by signal 11 (SIGSEGV)); the file is damaged\n"
+        let verified = try run(["data", "verify", crashing])
+        #expect(verified.status == 1)
+        #expect(verified.stderr == crashed)
+        let inspected = try run(["data", "inspect", crashing])
+        #expect(inspected.status == 1)
+        #expect(inspected.stderr == crashed)
+
+        let looping = try damagedDataset(in: folder, name: "looping.h5", object: "data/import-csv@1", size: 49)
+        let stopped = try run(["data", "verify", looping, "--timeout", "2"])
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr == "error: \(looping): reading it did not finish within 2 s; a damaged HDF5 file can make the HDF5 library loop without end\n")
+    }
+
     @Test func versionAndHelp() throws {
         #expect(try run(["--version"]).stdout == "0.1.0\n")
         let help = try run(["--help"])

@@ -44,6 +44,43 @@ extension CLITests {
         #expect(runs.stdout.split(separator: "\n").count == 2)
     }
 
+    @Test func anOpsDamagedInputFailsItsTaskNotTheWorker() throws {
+        let folder = URL(fileURLWithPath: try temporaryHome())
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // A command hands the op a file Blacktail did not write: the op's worker reads it in a child first.
+        _ = try damagedDataset(in: folder, name: "damaged.h5", object: nil, size: 255)
+        #expect(try run(["data", "import", "datasets/iris.csv", "--label", "species", "-o", folder.appendingPathComponent("good.h5").path]).status == 0)
+        for name in ["damaged", "good"] {
+            try """
+                version: 1
+                name: \(name)
+                steps:
+                  make:
+                    run: cp ${{ inputs.file }} ${{ outputs.data }}
+                    inputs:
+                      file: \(name).h5
+                    outputs:
+                      data: dataset
+                  split:
+                    uses: data/split
+                    with:
+                      input: ${{ steps.make.outputs.data }}
+                """.write(to: folder.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
+        }
+        let home = folder.appendingPathComponent("home").path
+        let damaged = try run(["run", "damaged.yaml", "--home", home, "--plain"], in: folder)
+        #expect(damaged.status == 1, "\(damaged.stderr)")
+        #expect(damaged.stdout.contains(" split failed"))
+        #expect(damaged.stdout.contains("input 'input' (make.data): \(home)/artifacts/"))
+        #expect(damaged.stdout.contains(": the HDF5 library crashed reading it (its reader was killed by signal 11 (SIGSEGV)); the file is damaged"))
+
+        let good = try run(["run", "good.yaml", "--home", home, "--plain"], in: folder)
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        // Read whole once, the input is marked so; so are the files the op wrote.
+        let marks = try FileManager.default.subpathsOfDirectory(atPath: "\(home)/artifacts").filter { $0.hasSuffix(".reads-whole") }
+        #expect(marks.count == 4)
+    }
+
     @Test func engineCommandsSayWhatIsWrong() throws {
         let home = try temporaryHome()
         defer { try? FileManager.default.removeItem(atPath: home) }

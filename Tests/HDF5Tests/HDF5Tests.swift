@@ -196,6 +196,42 @@ final class TemporaryFolder {
         #expect(thrown { try HDF5File.open(at: good).root.dataset("x").write([Float](repeating: 0, count: 50_000)) } != nil)
     }
 
+    @Test func readingEverythingVisitsEachObjectOnce() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("all.h5")
+        do {
+            let file = try HDF5File.create(at: path)
+            try file.root.setAttribute("title", .string("everything"))
+            let x = try file.root.writeDataset("x", (0..<12).map { Float($0) }, shape: [4, 3])
+            try x.setAttribute("scale", .doubles([1, 2, 3]))
+            try file.root.writeDataset("flags", [true, false, true], shape: [3])
+            let inner = try file.root.createGroup("inner")
+            try inner.setAttribute("level", .int(1))
+            try inner.writeDataset("ids", [Int64(7), 8], shape: [2])
+            try inner.writeDataset("names", strings: ["a", "b", "c"])
+            try inner.createGroup("empty").setAttribute("tags", .strings(["p", "q"]))
+        }
+        var expected = HDF5ReadSummary()
+        (expected.groups, expected.datasets, expected.attributes, expected.elements) = (3, 4, 4, 12 + 3 + 2 + 3)
+        let file = try HDF5File.open(at: path)
+        #expect(try file.readEverything() == expected)
+        // Read a few rows at a time, the same values are read.
+        #expect(try file.readEverything(elementsPerRead: 2) == expected)
+        file.close()
+        #expect(HDF5File.openObjectCount(inFile: path) == 0)
+
+        // Damage the middle of a larger file: an error, not a crash.
+        let big = folder.path("big.h5")
+        do {
+            let file = try HDF5File.create(at: big)
+            try file.root.writeDataset("x", (0..<50_000).map { Float($0) }, shape: [10_000, 5])
+        }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: big))
+        for offset in stride(from: 96, to: 2048, by: 1) { bytes[offset] = 0xA5 }
+        try bytes.write(to: URL(fileURLWithPath: big))
+        #expect(thrown { _ = try HDF5File.open(at: big).readEverything() } != nil)
+    }
+
     @Test func handlesAreReleasedAfterThousandsOfCycles() throws {
         let folder = try TemporaryFolder()
         let path = folder.path("cycle.h5")

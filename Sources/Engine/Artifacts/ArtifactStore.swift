@@ -89,6 +89,25 @@ public struct ArtifactStore: Sendable {
         let file = path(of: digest)
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? 0
         try FileManager.default.removeItem(atPath: file)
+        unlink(readsWholeMark(digest))
         return size
+    }
+
+    // MARK: HDF5 files known to read whole
+
+    /// Where the mark that a stored HDF5 file reads whole is kept: beside the file, under a name
+    /// that is not a digest, so that ``allDigests()`` passes over it.
+    private func readsWholeMark(_ digest: String) -> String { path(of: digest) + ".reads-whole" }
+
+    /// Whether the stored file is an HDF5 file known to read whole: one Blacktail wrote, or one
+    /// an ``HDF5Verifier`` read in a child process. Stored files never change, so this holds for
+    /// as long as the file is stored.
+    public func readsWhole(_ digest: String) -> Bool {
+        Digest.isValid(digest) && FileManager.default.fileExists(atPath: readsWholeMark(digest))
+    }
+
+    public func markReadsWhole(_ digest: String) {
+        let mark = readsWholeMark(digest)
+        close(open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0o444))
     }
 }

@@ -55,22 +55,25 @@ package enum CommandRunner {
             }.terminationStatus
         }
         guard let timeoutSeconds else { return try await launch() }
-        // A structured race: on a timeout the command's task is cancelled, Subprocess runs the
-        // teardown, and this returns only once the process is gone.
-        return try await withThrowingTaskGroup(of: TerminationStatus?.self) { group in
-            group.addTask { try await launch() }
-            group.addTask {
-                try await Task.sleep(for: .seconds(timeoutSeconds))
-                return nil
-            }
-            let first = try await group.next()!
-            group.cancelAll()
-            guard let status = first else {
-                _ = try? await group.next()
-                throw TimeoutError(seconds: timeoutSeconds)
-            }
-            return status
+        guard let status = try await withTimeLimit(timeoutSeconds, launch) else { throw TimeoutError(seconds: timeoutSeconds) }
+        return status
+    }
+}
+
+/// Runs `body` and returns what it returns, or nil when `seconds` pass first. A structured race:
+/// on a time-out the body's task is cancelled (swift-subprocess then tears its process down) and
+/// waited for, so whatever it started has ended when this returns.
+func withTimeLimit<Result: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> Result) async throws -> Result? {
+    try await withThrowingTaskGroup(of: Result?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
         }
+        let first = try await group.next()!
+        group.cancelAll()
+        if first == nil { _ = try? await group.next() }
+        return first
     }
 }
 

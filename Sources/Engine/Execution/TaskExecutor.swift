@@ -14,6 +14,9 @@ public struct TaskExecutor: Sendable {
     public var catalogue: [String: OpCatalogue.Entry]
     /// How long a cancelled command gets between SIGTERM and SIGKILL.
     public var terminationGrace: Duration = .seconds(5)
+    /// Reads an op's HDF5 inputs in a child process before the op opens them, unless they are
+    /// known to read whole; nil lets ops open them straight away.
+    public var hdf5Verifier: HDF5Verifier?
 
     public init(workspace: Workspace, catalogue: OpCatalogue) {
         self.workspace = workspace
@@ -293,6 +296,8 @@ public struct TaskExecutor: Sendable {
 
     private func collectOutputs(_ spec: TaskSpec, paths: [String: String]) throws -> [ArtifactRecord] {
         var records: [ArtifactRecord] = []
+        // What an op wrote went through Blacktail's own HDF5 writer: it reads whole.
+        let writtenHere = if case .op = spec.action { true } else { false }
         for output in spec.outputs {
             guard let path = paths[output.name], FileManager.default.fileExists(atPath: path) else {
                 throw EngineError("the step did not write its output '\(output.name)' (expected at \(paths[output.name] ?? "?"))")
@@ -304,7 +309,9 @@ public struct TaskExecutor: Sendable {
                     throw EngineError("output '\(output.name)' is not a metrics file: \(error)")
                 }
             }
+            let written = writtenHere && HDF5Verifier.looksLikeHDF5(path)
             let (digest, size) = try workspace.artifacts.ingest(moving: path)
+            if written { workspace.artifacts.markReadsWhole(digest) }
             records.append(ArtifactRecord(name: output.name, type: output.type, digest: digest, size: size))
         }
         return records
@@ -341,10 +348,24 @@ public struct TaskExecutor: Sendable {
         )
         defer { Folder.remove(context.scratchDirectory) }
         try writeRecord(task, folder: folder, arguments: context.arguments, outputs: outputPaths)
+        try await verifyHDF5Inputs(inputs)
         let thread = OpThreadPool.shared.lease()
         defer { thread.release() }
         try await withTimeout(task.spec.timeoutSeconds) {
             try await withTaskExecutorPreference(thread) { try await op.run(context) }
+        }
+    }
+
+    /// Reads each HDF5 input not known to read whole in a child process first, so that a damaged
+    /// file fails this attempt instead of crashing the worker in the op.
+    private func verifyHDF5Inputs(_ inputs: ResolvedInputs) async throws {
+        guard let verifier = hdf5Verifier else { return }
+        for record in inputs.records {
+            do {
+                try await verifier.verify(stored: record.digest, in: workspace.artifacts)
+            } catch {
+                throw EngineError("input '\(record.name)'\(record.source.map { " (\($0))" } ?? ""): \(error)")
+            }
         }
     }
 

@@ -164,7 +164,8 @@ struct AgentCommand: AsyncParsableCommand {
         let configuration = try worker.configuration()
         do {
             let client = try CoordinatorClient(url: coordinator, token: try CoordinatorClient.token(file: token))
-            let agent = Agent(client: client, workspace: Workspace(home: workDir), configuration: configuration, cacheBytes: cacheBytes)
+            var agent = Agent(client: client, workspace: Workspace(home: workDir), configuration: configuration, cacheBytes: cacheBytes)
+            agent.hdf5Verifier = .thisProgram()
             let (local, stop) = try await agent.worker { line in
                 FileHandle.standardError.write(Data("\(line)\n".utf8))
             }

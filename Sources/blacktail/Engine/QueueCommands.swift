@@ -53,9 +53,11 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let (workspace, store) = try home.open()
         let configuration = try worker.configuration()
+        var executor = TaskExecutor(workspace: workspace, catalogue: EngineOps.catalogue(store: store, workspace: workspace))
+        executor.hdf5Verifier = .thisProgram()
         let local = Worker(
             store: store,
-            executor: TaskExecutor(workspace: workspace, catalogue: EngineOps.catalogue(store: store, workspace: workspace)),
+            executor: executor,
             configuration: configuration
         ) { line in
             FileHandle.standardError.write(Data("\(line)\n".utf8))

@@ -50,7 +50,8 @@ enum LocalRun {
         announce: (_ created: Bool, _ runID: String) -> String
     ) async throws -> String {
         var configuration = configuration
-        let executor = TaskExecutor(workspace: workspace, catalogue: EngineOps.catalogue(store: store, workspace: workspace))
+        var executor = TaskExecutor(workspace: workspace, catalogue: EngineOps.catalogue(store: store, workspace: workspace))
+        executor.hdf5Verifier = .thisProgram()
         let view = RunView(store: store, workspace: workspace, live: live)
         let offered = Capacity(
             cpu: configuration.cpu, memoryBytes: configuration.memoryBytes, gpus: configuration.gpus.count, labels: Set(configuration.labels)

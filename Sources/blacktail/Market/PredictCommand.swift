@@ -38,6 +38,10 @@ struct PredictCommand: AsyncParsableCommand {
         let checkpoint = try workspace.artifacts.verifiedPath(file.sha256)
         let result: PredictionResult
         do {
+            // Files from elsewhere are read whole in a child first: a damaged one can crash the HDF5 library.
+            let verifier = HDF5Verifier.thisProgram()
+            try await verifier.verify(stored: file.sha256, in: workspace.artifacts)
+            if HDF5Verifier.looksLikeHDF5(input) { _ = try await verifier.verify(input) }
             result = try Prediction.predict(checkpoint: checkpoint, input: input, threads: max(1, threads))
         } catch {
             throw CLIError("\(error)")
