@@ -125,7 +125,9 @@ struct DataCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 if here {
-                    // The child: read in this process, and say what was read.
+                    // The child: read in this process, and say what was read. Should its parent be
+                    // killed, it still ends (SIGALRM) soon after the parent would have stopped it.
+                    if let timeout { alarm(UInt32(min(timeout.rounded(.up), Double(UInt32.max - 2))) + 2) }
                     let summary = try HDF5File.withFile(at: file) { file throws(HDF5Error) in try file.readEverything() }
                     print(summary.description)
                     return

@@ -8,7 +8,8 @@ import SystemPackage
 /// (a segfault inside `H5Aread` or `H5HG_read`) or loop without end. In a worker that would end
 /// the worker and every task it runs. The child (`blacktail data verify --here FILE`) reads every
 /// group, dataset and attribute; if it dies by a signal or passes its time limit, the file is
-/// reported as damaged and nothing in this process ever opens it.
+/// reported as damaged and nothing in this process ever opens it. The child also ends itself
+/// (`alarm`) shortly after its time limit, so that it cannot outlive a parent killed meanwhile.
 public struct HDF5Verifier: Sendable {
     /// The `blacktail` executable the child runs.
     public var executable: String
@@ -53,7 +54,7 @@ public struct HDF5Verifier: Sendable {
         let limit = timeoutSeconds ?? timeLimit(for: path)
         let run: @Sendable () async throws -> (TerminationStatus, String, String) = { [executable] in
             let result = try await Subprocess.run(
-                .path(FilePath(executable)), arguments: ["data", "verify", "--here", path],
+                .path(FilePath(executable)), arguments: ["data", "verify", "--here", path, "--timeout", String(limit)],
                 // A crash ends the child at once, without Swift's backtrace.
                 environment: .inherit.updating(["SWIFT_BACKTRACE": "enable=no"]),
                 output: .string(limit: 1 << 20), error: .string(limit: 1 << 20)
