@@ -437,12 +437,10 @@ public final class SQLiteStore: RunStore {
                 arguments: [now, outcome, message, completion.taskID, completion.attempt]
             )
             try self.saveArtifacts(completion.inputs, direction: "in", taskID: completion.taskID, in: db)
+            var cache: (key: String?, hit: Bool)?
             if case .succeeded(let hit) = completion.outcome {
+                cache = (completion.cacheKey, hit)
                 try self.saveArtifacts(completion.outputs, direction: "out", taskID: completion.taskID, in: db)
-                try db.run(
-                    sql: "UPDATE tasks SET cache_key = ?, cache_hit = ? WHERE id = ?",
-                    arguments: [completion.cacheKey, hit, completion.taskID]
-                )
                 if let key = completion.cacheKey, !hit {
                     try db.run(
                         sql: "INSERT OR REPLACE INTO cache (key, task_id, created_at) VALUES (?, ?, ?)",
@@ -450,7 +448,7 @@ public final class SQLiteStore: RunStore {
                     )
                 }
             }
-            try self.save(next, from: task.state, now: now, in: db)
+            try self.save(next, from: task.state, now: now, cache: cache, in: db)
             if next.state.isFinished {
                 try self.finish(next, now: now, in: db)
             }
@@ -470,8 +468,9 @@ public final class SQLiteStore: RunStore {
         }
     }
 
-    /// Writes the columns the queue rules change, and moves the run's counters.
-    private func save(_ task: TaskSnapshot, from old: TaskState, now: Double, in db: Database) throws {
+    /// Writes the columns the queue rules change (and a succeeded attempt's cache key, in the same
+    /// statement), and moves the run's counters.
+    private func save(_ task: TaskSnapshot, from old: TaskState, now: Double, cache: (key: String?, hit: Bool)? = nil, in db: Database) throws {
         let change = QueueCore.counterChange(from: old, to: task.state)
         if change != (0, 0, 0) {
             try db.run(
@@ -479,19 +478,22 @@ public final class SQLiteStore: RunStore {
                 arguments: [change.unfinished, change.failed, change.cancelled, task.runID]
             )
         }
-        try db.run(
-            sql: """
-                UPDATE tasks SET state = ?, attempt = ?, lost_leases = ?, pending = ?, upstream_issue = ?, not_before = ?,
-                    lease_owner = ?, lease_expires = ?, cancel_requested = ?, message = ?,
-                    finished_at = CASE WHEN ? THEN ? ELSE NULL END
-                WHERE id = ?
-                """,
-            arguments: [
-                task.state.rawValue, task.attempt, task.lostLeases, task.pending, task.upstreamIssue.rawValue, task.notBefore,
-                task.leaseOwner, task.leaseExpires, task.cancelRequested, task.message, task.state.isFinished, now, task.id,
-            ]
-        )
+        var arguments: StatementArguments = [
+            task.state.rawValue, task.attempt, task.lostLeases, task.pending, task.upstreamIssue.rawValue, task.notBefore,
+            task.leaseOwner, task.leaseExpires, task.cancelRequested, task.message, task.state.isFinished, now,
+        ]
+        if let cache { arguments += [cache.key, cache.hit] }
+        arguments += [task.id]
+        try db.run(sql: cache == nil ? Self.saveTask : Self.saveTaskAndCacheKey, arguments: arguments)
     }
+
+    private static let saveTaskColumns = """
+        UPDATE tasks SET state = ?, attempt = ?, lost_leases = ?, pending = ?, upstream_issue = ?, not_before = ?,
+            lease_owner = ?, lease_expires = ?, cancel_requested = ?, message = ?,
+            finished_at = CASE WHEN ? THEN ? ELSE NULL END
+        """
+    private static let saveTask = saveTaskColumns + " WHERE id = ?"
+    private static let saveTaskAndCacheKey = saveTaskColumns + ", cache_key = ?, cache_hit = ? WHERE id = ?"
 
     /// Passes a finished task's end on to the tasks that need it, transitively, then updates the
     /// run: its state, and with `--fail-fast` a cancellation after a failure.
