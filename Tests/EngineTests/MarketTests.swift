@@ -175,6 +175,15 @@ import Testing
         request.version = "2.0"
         await #expect(throws: EngineError.self) { try await publisher.publish(request) }
 
+        // The name belongs to the key that signed its first version.
+        try KeyRing(folder: bench.workspace.keysFolder).create(name: "mallory")
+        var other = Publisher.Request(name: "iris-mlp", model: model, description: "not alice's", tags: ["iris"])
+        other.key = "mallory"
+        let taken = await #expect(throws: EngineError.self) { try await publisher.publish(other) }
+        #expect(taken?.description.hasPrefix("the name 'iris-mlp' belongs to the key that signed iris-mlp@1.0.0, its first version (ed25519:") == true)
+        other.name = "iris-mlp-mallory"
+        #expect(try await publisher.publish(other).version.version == "1.0.0")
+
         // Aliases move, and each move is recorded.
         let move = try await bench.store.moveAlias(name: "iris-mlp", alias: "production", to: "1.0.0", reason: "alias", now: 10)
         #expect(move.from == nil && move.to == "1.0.0")

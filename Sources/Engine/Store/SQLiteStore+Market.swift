@@ -77,6 +77,17 @@ extension SQLiteStore: MarketRegistry {
                 guard existing.id == version.id else { throw MarketConflict(reference: version.reference) }
                 return existing
             }
+            // A name belongs to the key that signed its first version.
+            if let first = try db.row(sql: "SELECT version, public_key FROM market_versions WHERE name = ? ORDER BY seq LIMIT 1", arguments: [version.name]) {
+                let (number, owner): (String, String) = (first[0], first[1])
+                guard owner == version.publicKey else {
+                    let fingerprint = (try? PublicSigningKey(base64: owner).fingerprint) ?? owner
+                    throw EngineError(
+                        "the name '\(version.name)' belongs to the key that signed \(version.name)@\(number), its first version (\(fingerprint)); "
+                            + "publish with that key (--key), or under another name"
+                    )
+                }
+            }
             let seq = (try db.value(Int64.self, sql: "SELECT COALESCE(MAX(seq), 0) + 1 FROM market_versions")) ?? 1
             try db.run(
                 sql: """
