@@ -140,6 +140,55 @@ import Testing
         #expect(try bench.read(try #require(tasks["after"]?.outputs.first)) == "out\n")
     }
 
+    /// The worker's reaper (`CommandReaper`) among its children: the `/bin/sh` loop that holds the
+    /// other end of the commands' lifeline.
+    func reapers(of process: Process) -> [Int32] {
+        let pid = process.processIdentifier
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        let children = tasks.flatMap { task in
+            ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { Int32($0) }
+        }
+        return children.filter { child in
+            let command = (try? String(contentsOfFile: "/proc/\(child)/cmdline", encoding: .utf8)) ?? ""
+            return command.contains("live=")
+        }
+    }
+
+    @Test func aReaperThatDiesIsReplacedAndStillEndsTheCommandsOfAKilledWorker() async throws {
+        let bench = try TestBench()
+        defer { bench.remove() }
+        let mark = "\(bench.folder)/mark"
+        let (first, second) = (Gate(folder: bench.folder, name: "first"), Gate(folder: bench.folder, name: "second"))
+        _ = try await bench.submit("""
+            version: 1
+            name: reaped
+            steps:
+              a:
+                run: echo a >> \(mark); \(first.shellWait)
+              b:
+                needs: a
+                run: echo b >> \(mark); \(second.shellWait); echo b-outlived-its-worker >> \(mark)
+            """)
+        let worker = try worker(bench, name: "worker", concurrency: 1)
+        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        #expect(try await poll(seconds: 30) { lines(mark) == ["a"] }, "\(describe(worker))")
+        let original = reapers(of: worker)
+        #expect(original.count == 1, "\(describe(worker))")
+        for reaper in original { kill(reaper, SIGKILL) }
+        // a ends without a reaper; b's command must start a new one before it runs.
+        #expect(try await poll(seconds: 10) { reapers(of: worker).isEmpty })
+        first.open()
+        #expect(try await poll(seconds: 30) { lines(mark) == ["a", "b"] }, "\(describe(worker))")
+        let replacement = reapers(of: worker)
+        #expect(replacement.count == 1 && replacement != original, "\(describe(worker))")
+        kill(worker.processIdentifier, SIGKILL)
+        worker.waitUntilExit()
+        // Had b's command outlived its worker, it would pass the gate and write its line.
+        second.open()
+        try await Task.sleep(for: .seconds(1))
+        #expect(lines(mark) == ["a", "b"])
+    }
+
     @Test func twoWorkersNeverRunOneAttemptAndHeartbeatsKeepLongTasks() async throws {
         let bench = try TestBench()
         defer { bench.remove() }

@@ -20,8 +20,8 @@ func poll(seconds: Double, _ condition: () async throws -> Bool) async throws ->
 struct Gate {
     let path: String
 
-    init(folder: String) {
-        path = "\(folder)/gate"
+    init(folder: String, name: String = "gate") {
+        path = "\(folder)/\(name)"
     }
 
     /// Shell that waits until the gate is open.
