@@ -55,6 +55,15 @@ public final class Worker: Sendable {
         /// One claim at a time, so that two never count the same free slot.
         var claiming = false
         var stopping = false
+        /// Attempts executing, whose leases ``keepLeases()`` extends.
+        var leased: [Int64: Leased] = [:]
+        /// Set when ``run(until:)`` returns: the heartbeats end once no attempt is left.
+        var finished = false
+    }
+
+    private struct Leased {
+        var snapshot: TaskSnapshot
+        var execution: Task<Completion, Never>
     }
 
     /// A line for whoever watches: a rejected completion, a failure to reach the store.
@@ -98,6 +107,8 @@ public final class Worker: Sendable {
             ),
             now: now
         )
+        Task { await keepLeases() }
+        defer { state.withLock { $0.finished = true } }
         var iterator = wakes.makeAsyncIterator()
         while !Task.isCancelled, !state.withLock({ $0.stopping }) {
             // Having just claimed work, there is no need to ask whether to stop.
@@ -122,6 +133,43 @@ public final class Worker: Sendable {
     public func stop() {
         state.withLock { $0.stopping = true }
         wake.yield()
+    }
+
+    /// Extends the lease of every attempt executing here, all at once, every `min(lease / 3, 1 s)`
+    /// (often enough that a cancelled run stops within about a second), until ``run(until:)`` has
+    /// returned and no attempt is left.
+    private func keepLeases() async {
+        let beat = min(configuration.leaseSeconds / 3, 1)
+        while true {
+            try? await Task.sleep(for: .seconds(beat))
+            let (leased, done) = state.withLock { ($0.leased, $0.finished && $0.leased.isEmpty) }
+            if done { return }
+            await withTaskGroup(of: Void.self) { group in
+                for attempt in leased.values {
+                    group.addTask { await self.extendLease(of: attempt) }
+                }
+            }
+        }
+    }
+
+    private func extendLease(of attempt: Leased) async {
+        let snapshot = attempt.snapshot
+        let reply = try? await store.heartbeat(
+            taskID: snapshot.id, attempt: snapshot.attempt, worker: id,
+            leaseSeconds: configuration.leaseSeconds, now: Date().timeIntervalSince1970
+        )
+        // An attempt that ended meanwhile has reported; what the store says of it no longer matters.
+        let executing = state.withLock { $0.leased[snapshot.id]?.snapshot.attempt == snapshot.attempt }
+        switch reply {
+        case .lost? where executing:
+            state.withLock { _ = $0.leased.removeValue(forKey: snapshot.id) }
+            events("\(snapshot.nodeID) of run \(snapshot.runID): attempt \(snapshot.attempt) lost its lease; stopping it")
+            attempt.execution.cancel()
+        case .extended(cancelRequested: true)? where executing:
+            attempt.execution.cancel()
+        default:
+            break
+        }
     }
 
     private func drain() async {
@@ -171,10 +219,6 @@ public final class Worker: Sendable {
     }
 
     private func attempt(_ task: ClaimedTask, gpus: [String]) async {
-        defer {
-            state.withLock { $0.running[task.snapshot.id] = nil }
-            wake.yield()
-        }
         let snapshot = task.snapshot
         let lastProgress = Mutex<Double>(0)
         let store = self.store
@@ -220,30 +264,9 @@ public final class Worker: Sendable {
             }
             return completion
         }
-        // Beats often enough that a cancelled run stops within about a second.
-        let beat = min(configuration.leaseSeconds / 3, 1)
-        let heartbeat = Task { [configuration, id] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(beat))
-                if Task.isCancelled { return }
-                let reply = try? await store.heartbeat(
-                    taskID: snapshot.id, attempt: snapshot.attempt, worker: id,
-                    leaseSeconds: configuration.leaseSeconds, now: Date().timeIntervalSince1970
-                )
-                switch reply {
-                case .lost?:
-                    self.events("\(snapshot.nodeID) of run \(snapshot.runID): attempt \(snapshot.attempt) lost its lease; stopping it")
-                    execution.cancel()
-                    return
-                case .extended(cancelRequested: true)?:
-                    execution.cancel()
-                case .extended(cancelRequested: false)?, nil:
-                    continue
-                }
-            }
-        }
+        state.withLock { $0.leased[snapshot.id] = Leased(snapshot: snapshot, execution: execution) }
         var completion = await execution.value
-        heartbeat.cancel()
+        state.withLock { _ = $0.leased.removeValue(forKey: snapshot.id) }
         completion.worker = id
         // Free the slot, and let the report claim what takes its place in the same transaction.
         let request = state.withLock { state in
@@ -253,7 +276,6 @@ public final class Worker: Sendable {
             return beginClaim(&state)
         }
         var next: [ClaimedTask] = []
-        defer { if request != nil { launch(next) } }
         do {
             next = try await store.complete(completion, thenClaim: request, now: Date().timeIntervalSince1970)
         } catch let rejection as QueueCore.Rejection {
@@ -261,5 +283,11 @@ public final class Worker: Sendable {
         } catch {
             events("\(snapshot.nodeID) of run \(snapshot.runID): cannot record attempt \(snapshot.attempt): \(error)")
         }
+        if request != nil { launch(next) }
+        state.withLock { $0.running[snapshot.id] = nil }
+        // A report that took a task into its slot leaves the loop asleep: the store had nothing
+        // more to give in that same transaction. One that took none (nothing was ready, another
+        // claim was under way, or the report failed) wakes it, to claim or to ask whether to stop.
+        if next.isEmpty { wake.yield() }
     }
 }
