@@ -15,6 +15,12 @@ extension PostgresStore {
         "CREATE INDEX tasks_by_worker ON tasks (worker, state)",
     ]
 
+    /// As the SQLite store's `v5`: the index by worker moved at every change of a task's state; a
+    /// node's running tasks are counted from the running tasks (`tasks_running`) instead.
+    static let schemaV3 = [
+        "DROP INDEX tasks_by_worker",
+    ]
+
     public func addNode(name: String, role: NodeRecord.Role, tokenSHA256: String, now: Double) async throws {
         try NodeToken.validate(name: name)
         try await change { db in
@@ -42,9 +48,11 @@ extension PostgresStore {
     public func nodes() async throws -> [NodeRecord] {
         try await read { db in
             try await db.rows("""
-                SELECT n.name, n.role, n.state, n.created_at, w.gpus, w.heartbeat_at,
-                    (SELECT COUNT(*) FROM tasks t WHERE t.worker = n.name AND t.state = 'running')
-                FROM nodes n LEFT JOIN workers w ON w.id = n.name ORDER BY n.name
+                SELECT n.name, n.role, n.state, n.created_at, w.gpus, w.heartbeat_at, COALESCE(r.running, 0)
+                FROM nodes n
+                LEFT JOIN workers w ON w.id = n.name
+                LEFT JOIN (SELECT worker, COUNT(*) AS running FROM tasks WHERE state = 'running' GROUP BY worker) r ON r.worker = n.name
+                ORDER BY n.name
                 """).map { row in
                 let gpus = try row.get(4, as: String?.self)
                 return NodeRecord(

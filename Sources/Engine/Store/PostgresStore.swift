@@ -20,7 +20,7 @@ public final class PostgresStore: RunStore {
     private let decoder = JSONDecoder()
 
     /// The schema versions, applied in order; a database with a later one is refused.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
     /// The key of the advisory lock that orders changes.
     private static let changeLock: Int64 = 0x626C_6163_6B74_6169 // "blacktai"
 
@@ -75,6 +75,10 @@ public final class PostgresStore: RunStore {
             if applied < 2 {
                 for statement in Self.schemaV2 { try await db.run(PostgresQuery(unsafeSQL: statement)) }
                 try await db.run("INSERT INTO schema_versions (version, applied_at) VALUES (2, \(Date().timeIntervalSince1970))")
+            }
+            if applied < 3 {
+                for statement in Self.schemaV3 { try await db.run(PostgresQuery(unsafeSQL: statement)) }
+                try await db.run("INSERT INTO schema_versions (version, applied_at) VALUES (3, \(Date().timeIntervalSince1970))")
             }
         }
     }
