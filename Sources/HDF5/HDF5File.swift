@@ -1,4 +1,5 @@
 internal import CHDF5
+import Foundation
 
 /// An HDF5 file, open until ``close()`` or until it is released.
 ///
@@ -96,4 +97,22 @@ public final class HDF5File {
 
     /// The number of HDF5 objects open in the file at `path` (the file itself included).
     public static func openObjectCount(inFile path: String) -> Int { HDF5Library.openObjectCount(inFile: path) }
+
+    /// The bytes an HDF5 file starts with, at offset 0 or, after a user block, at 512, 1024, 2048, ...
+    public static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// Whether the file at `path` holds HDF5's signature where HDF5 looks for it. Reads a few
+    /// bytes, without the HDF5 library.
+    public static func hasSignature(atPath path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd() else { return false }
+        var offset: UInt64 = 0
+        while offset + UInt64(signature.count) <= size {
+            guard (try? handle.seek(toOffset: offset)) != nil, let bytes = try? handle.read(upToCount: signature.count) else { return false }
+            if Array(bytes) == signature { return true }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return false
+    }
 }

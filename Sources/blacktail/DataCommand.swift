@@ -27,7 +27,7 @@ struct DataCommand: AsyncParsableCommand {
             let summary: DatasetSummary
             do {
                 // A damaged file can crash the HDF5 library: it is read whole in a child first.
-                if HDF5Verifier.looksLikeHDF5(file) { _ = try await HDF5Verifier.thisProgram().verify(file) }
+                if HDF5File.hasSignature(atPath: file) { _ = try await HDF5Verifier.thisProgram().verify(file) }
                 summary = try DatasetSummary(path: file)
             } catch {
                 CompilerFrontend.writeError("error: \(error)\n")

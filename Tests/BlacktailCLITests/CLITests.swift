@@ -227,6 +227,10 @@ import Testing
         let whole = try run(["data", "verify", good])
         #expect(whole.status == 0, "\(whole.stderr)")
         #expect(whole.stdout == "\(good): reads whole: 1 group, 2 datasets, 8 attributes, 750 values\n")
+        // The child's own error comes back as it is.
+        let notHDF5 = try run(["data", "verify", "README.md"])
+        #expect(notHDF5.status == 1)
+        #expect(notHDF5.stderr == "error: README.md: not an HDF5 file (no HDF5 signature); it may be another format, or empty\n")
 
         let crashing = try damagedDataset(in: folder, name: "crashing.h5", object: nil, size: 255)
         let crashed = "error: \(crashing): the HDF5 library crashed reading it (its reader was killed by signal 11 (SIGSEGV)); the file is damaged\n"

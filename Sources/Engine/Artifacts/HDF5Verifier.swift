@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import Subprocess
 import SystemPackage
 
@@ -25,20 +26,6 @@ public struct HDF5Verifier: Sendable {
     public static func thisProgram() -> HDF5Verifier {
         let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return HDF5Verifier(executable: path)
-    }
-
-    /// Whether the file carries HDF5's signature where a superblock can begin (0, 512, 1024, ...).
-    public static func looksLikeHDF5(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-        var offset: UInt64 = 0
-        while offset <= 1 << 20 {
-            guard (try? handle.seek(toOffset: offset)) != nil, let bytes = try? handle.read(upToCount: 8), bytes.count == 8 else { return false }
-            if Array(bytes) == signature { return true }
-            offset = offset == 0 ? 512 : offset * 2
-        }
-        return false
     }
 
     /// The seconds the child may read `path` for.
@@ -85,7 +72,7 @@ extension HDF5Verifier {
     public func verify(stored digest: String, in store: ArtifactStore) async throws {
         guard !store.readsWhole(digest) else { return }
         let path = store.path(of: digest)
-        guard Self.looksLikeHDF5(path) else { return }
+        guard HDF5File.hasSignature(atPath: path) else { return }
         _ = try await verify(path)
         store.markReadsWhole(digest)
     }

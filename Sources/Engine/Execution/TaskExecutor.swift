@@ -1,6 +1,7 @@
 import BlacktailOps
 import Foundation
 import Frameworks
+import HDF5
 import Logging
 import PipelineLanguage
 import Synchronization
@@ -309,7 +310,7 @@ public struct TaskExecutor: Sendable {
                     throw EngineError("output '\(output.name)' is not a metrics file: \(error)")
                 }
             }
-            let written = writtenHere && HDF5Verifier.looksLikeHDF5(path)
+            let written = writtenHere && HDF5File.hasSignature(atPath: path)
             let (digest, size) = try workspace.artifacts.ingest(moving: path)
             if written { workspace.artifacts.markReadsWhole(digest) }
             records.append(ArtifactRecord(name: output.name, type: output.type, digest: digest, size: size))

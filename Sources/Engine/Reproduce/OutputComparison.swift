@@ -24,8 +24,8 @@ public enum OutputComparison {
             difference.entries = bytes.entries()
             return difference
         }
-        let originalIsHDF5 = isHDF5(original)
-        let reproducedIsHDF5 = isHDF5(reproduced)
+        let originalIsHDF5 = HDF5File.hasSignature(atPath: original)
+        let reproducedIsHDF5 = HDF5File.hasSignature(atPath: reproduced)
         if originalIsHDF5, reproducedIsHDF5 {
             difference.method = .hdf5
             difference.entries = HDF5Comparison(original: original, reproduced: reproduced).entries()
@@ -62,23 +62,6 @@ public enum OutputComparison {
             difference.entries += bytes.entries()
         }
         return difference
-    }
-
-    /// The bytes an HDF5 file starts with, at offset 0 or, after a user block, at 512, 1024, 2048, ...
-    static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-
-    /// Whether the file at `path` holds HDF5's signature where HDF5 looks for it.
-    static func isHDF5(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd() else { return false }
-        var offset: UInt64 = 0
-        while offset + UInt64(hdf5Signature.count) <= size {
-            guard (try? handle.seek(toOffset: offset)) != nil, let bytes = try? handle.read(upToCount: hdf5Signature.count) else { return false }
-            if Array(bytes) == hdf5Signature { return true }
-            offset = offset == 0 ? 512 : offset * 2
-        }
-        return false
     }
 
     private static func storageOnly(_ bytes: ByteComparison) -> Difference.Entry {

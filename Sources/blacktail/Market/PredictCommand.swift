@@ -2,6 +2,7 @@ import ArgumentParser
 import BlacktailOps
 import Engine
 import Foundation
+import HDF5
 
 struct PredictCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +42,7 @@ struct PredictCommand: AsyncParsableCommand {
             // Files from elsewhere are read whole in a child first: a damaged one can crash the HDF5 library.
             let verifier = HDF5Verifier.thisProgram()
             try await verifier.verify(stored: file.sha256, in: workspace.artifacts)
-            if HDF5Verifier.looksLikeHDF5(input) { _ = try await verifier.verify(input) }
+            if HDF5File.hasSignature(atPath: input) { _ = try await verifier.verify(input) }
             result = try Prediction.predict(checkpoint: checkpoint, input: input, threads: max(1, threads))
         } catch {
             throw CLIError("\(error)")

@@ -83,7 +83,7 @@ func measure(_ yaml: String, name: String, concurrency: Int) async throws -> (se
     try await worker.run { try await store.runState(runID)?.isFinished ?? true }
     let elapsed = ContinuousClock.now - start
     guard try await store.runState(runID) == .succeeded else { fatalError("the run did not succeed") }
-    return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, plan.nodes.count)
+    return (seconds(elapsed), plan.nodes.count)
 }
 
 nonisolated(unsafe) var leftovers: [String] = []
