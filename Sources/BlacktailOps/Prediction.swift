@@ -18,15 +18,12 @@ public enum Prediction {
         case csv
     }
 
-    /// The bytes an HDF5 file starts with.
-    static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-
     /// The format of the file at `path`: HDF5 when it starts with HDF5's signature or is named
     /// `.h5`, `.hdf5` or `.hdf`, CSV otherwise.
     public static func inputFormat(of path: String) -> InputFormat {
         if let handle = FileHandle(forReadingAtPath: path) {
             defer { try? handle.close() }
-            if let start = try? handle.read(upToCount: hdf5Signature.count), Array(start) == hdf5Signature { return .hdf5 }
+            if let start = try? handle.read(upToCount: HDF5File.signature.count), Array(start) == HDF5File.signature { return .hdf5 }
         }
         let suffix = (path as NSString).pathExtension.lowercased()
         return ["h5", "hdf5", "hdf"].contains(suffix) ? .hdf5 : .csv
